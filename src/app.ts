@@ -1,0 +1,70 @@
+// Builds the Fastify instance (no listen): external plugins, then app plugins, then routes.
+import Fastify, { LogController, type FastifyInstance } from "fastify";
+import type { Redis } from "ioredis";
+import { serializerCompiler, validatorCompiler } from "fastify-type-provider-zod";
+import { ulid } from "ulid";
+import type { PrismaClient } from "./db/types.js";
+import { loggerOptions } from "./logging.js";
+import authPlugin from "./plugins/auth.js";
+import errorHandler from "./plugins/error-handler.js";
+import jsonBody from "./plugins/json-body.js";
+import rateLimitPlugin from "./plugins/rate-limit.js";
+import { customersRoutes } from "./modules/customers/customers-routes.js";
+import { dukcapilRoutes } from "./modules/dukcapil/dukcapil-routes.js";
+import { healthRoutes } from "./modules/health-routes.js";
+import type { Services } from "./services.js";
+
+export interface AppOptions {
+  prisma: PrismaClient;
+  services: Services;
+  redis?: Redis;
+  logLevel?: string;
+  trustProxy?: boolean;
+}
+
+/** Default cap for request bodies; the ingest route raises its own (INGEST_LIMITS.bodyBytes). */
+export const DEFAULT_BODY_LIMIT = 64 * 1024;
+const REQUEST_ID = /^[A-Za-z0-9._:-]{8,128}$/;
+
+export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: loggerOptions(opts.logLevel ?? "info"),
+    // A caller's own X-Request-Id is kept when it is sane, so both sides can trace one request.
+    requestIdHeader: "x-request-id",
+    logController: new LogController({ requestIdLogLabel: "requestId" }),
+    genReqId: (req) => {
+      const given = req.headers["x-request-id"];
+      return typeof given === "string" && REQUEST_ID.test(given) ? given : `req_${ulid()}`;
+    },
+    bodyLimit: DEFAULT_BODY_LIMIT,
+    trustProxy: opts.trustProxy ?? false,
+    // Slow-header / slow-body clients are cut off (see README "Limits and timeouts").
+    connectionTimeout: 60_000,
+    requestTimeout: 30_000,
+    keepAliveTimeout: 5_000,
+    return503OnClosing: true,
+    routerOptions: { maxParamLength: 200 },
+  });
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+
+  app.addHook("onRequest", async (request, reply) => {
+    reply.header("x-request-id", request.id);
+  });
+  app.addHook("onSend", async (_request, reply) => {
+    reply.header("cache-control", "no-store");
+    reply.header("x-content-type-options", "nosniff");
+  });
+
+  // app plugins
+  await app.register(errorHandler);
+  await app.register(jsonBody);
+  await app.register(authPlugin, { apiKeys: opts.services.apiKeys });
+  await app.register(rateLimitPlugin, { redis: opts.redis });
+
+  // routes
+  await app.register(healthRoutes, { prisma: opts.prisma });
+  await app.register(customersRoutes, { customers: opts.services.customers });
+  await app.register(dukcapilRoutes, { dukcapil: opts.services.dukcapil });
+  return app;
+}

@@ -1,0 +1,78 @@
+// The admin CLI: `npm run --silent admin -- <command>`. Prints one JSON object on stdout and exits 0; on
+// failure a clear message on stderr and a non-zero exit (2 for usage errors).
+//
+// With the embedded database, the process that owns it is the only one that opens it: when a server runs,
+// the command is handed to it over its admin socket; otherwise the CLI takes the data-dir lock itself.
+import { pino } from "pino";
+import { ConfigError, loadConfig } from "../config.js";
+import { loggerOptions } from "../logging.js";
+import { acquireDataDirLock, lockHolder } from "../runtime/data-dir-lock.js";
+import { openRuntime } from "../runtime/open.js";
+import { callAdminSocket, toAdminReply, type AdminReply } from "./admin-socket.js";
+import { runAdminCommand, USAGE } from "./commands.js";
+import { setTimeout as sleep } from "node:timers/promises";
+
+async function viaServerOrLocally(argv: string[]): Promise<AdminReply> {
+  const config = loadConfig();
+  const log = pino({ ...loggerOptions(process.env.ADMIN_LOG_LEVEL ?? "warn") }, pino.destination(2));
+  const runLocally = async () => {
+    const runtime = await openRuntime(config, log);
+    try {
+      return { ok: true, result: await runAdminCommand(runtime.services, argv) } satisfies AdminReply;
+    } catch (err) {
+      const reply = toAdminReply(err);
+      if (reply.error?.kind === "internal") log.error({ err }, "admin command failed");
+      return reply;
+    } finally {
+      await runtime.close();
+    }
+  };
+  if (config.databaseUrl) return runLocally();
+
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const holder = await lockHolder(config.dataDir);
+    if (holder?.role === "server" && holder.adminSocket) return callAdminSocket(holder.adminSocket, argv);
+    if (!holder) {
+      try {
+        const lock = await acquireDataDirLock(config.dataDir, "admin");
+        try {
+          return await runLocally();
+        } finally {
+          await lock.release();
+        }
+      } catch {
+        // someone took the lock between our look and our try: look again
+      }
+    }
+    if (Date.now() > deadline) throw new Error(`the embedded database is busy (pid ${holder?.pid}, ${holder?.role}); try again`);
+    await sleep(200); // a server still starting up, or another admin command
+  }
+}
+
+async function main(): Promise<number> {
+  const argv = process.argv.slice(2);
+  if (argv.length === 0 || argv[0] === "--help" || argv[0] === "help") {
+    console.error(USAGE);
+    return argv.length === 0 ? 2 : 0;
+  }
+  const reply = await viaServerOrLocally(argv);
+  if (reply.ok) {
+    process.stdout.write(`${JSON.stringify(reply.result)}\n`);
+    return 0;
+  }
+  const err = reply.error!;
+  console.error(`error: ${err.message}`);
+  for (const [field, msgs] of Object.entries(err.fieldErrors ?? {})) console.error(`  ${field}: ${msgs.join("; ")}`);
+  if (err.kind === "usage") console.error(USAGE);
+  return err.kind === "usage" ? 2 : 1;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    if (err instanceof ConfigError) for (const p of err.problems) console.error(`config error: ${p}`);
+    else console.error(`error: ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(1);
+  },
+);

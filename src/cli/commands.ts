@@ -1,0 +1,101 @@
+// The admin commands: argv in, one JSON-serialisable object out. Used by the admin CLI directly, and by the
+// server itself when the CLI hands it a command over the admin socket (embedded database in use).
+import { parseArgs } from "node:util";
+import { ValidationError } from "../errors.js";
+import type { Services } from "../services.js";
+import type { KeyEnv } from "../modules/api-keys/api-keys-types.js";
+import { ExternalRef } from "../modules/customers/customers-schemas.js";
+
+export const USAGE = `usage: npm run --silent admin -- <command>
+  org create --name <name> [--dukcapil]
+  org set --org <orgId> [--dukcapil on|off] [--limit <bucket>=<perMinute>]...
+  key create --org <orgId> --scopes <s1,s2,...> [--env sandbox|live] [--name <label>] [--expires-in-days <n>]
+  key revoke --key-id <id>
+  customer create --org <orgId> [--external-ref <ref>]`;
+
+export class UsageError extends Error {}
+
+type ArgOptions = NonNullable<NonNullable<Parameters<typeof parseArgs>[0]>["options"]>;
+
+function parse(args: string[], options: ArgOptions) {
+  try {
+    return parseArgs({ args, options, allowPositionals: false, strict: true }).values as Record<string, string | string[] | boolean | undefined>;
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+}
+
+function required(values: Record<string, unknown>, name: string): string {
+  const v = values[name];
+  if (typeof v !== "string" || v.trim() === "") throw new UsageError(`--${name} is required`);
+  return v;
+}
+
+function onOff(v: unknown, flag: string): boolean | undefined {
+  if (v === undefined) return undefined;
+  if (v === "on" || v === "true") return true;
+  if (v === "off" || v === "false") return false;
+  throw new UsageError(`--${flag} takes on or off`);
+}
+
+export async function runAdminCommand(services: Services, argv: string[]): Promise<object> {
+  const [group, action, ...rest] = argv;
+  const command = `${group ?? ""} ${action ?? ""}`.trim();
+  switch (command) {
+    case "org create": {
+      const v = parse(rest, { name: { type: "string" }, dukcapil: { type: "boolean" } });
+      const org = await services.orgs.create({ name: required(v, "name"), dukcapilEnabled: v.dukcapil === true });
+      return { id: org.id, name: org.name, dukcapilEnabled: org.dukcapilEnabled };
+    }
+    case "org set": {
+      const v = parse(rest, { org: { type: "string" }, dukcapil: { type: "string" }, limit: { type: "string", multiple: true } });
+      const limits: Record<string, number> = {};
+      for (const spec of (v.limit as string[] | undefined) ?? []) {
+        const m = /^([a-z0-9._-]+)=(\d+)$/i.exec(spec);
+        if (!m) throw new UsageError(`--limit takes <bucket>=<perMinute>, got "${spec}"`);
+        limits[m[1]!] = Number(m[2]);
+      }
+      return services.orgs.update(required(v, "org"), { dukcapilEnabled: onOff(v.dukcapil, "dukcapil"), limits });
+    }
+    case "key create": {
+      const v = parse(rest, {
+        org: { type: "string" },
+        scopes: { type: "string" },
+        env: { type: "string" },
+        name: { type: "string" },
+        "expires-in-days": { type: "string" },
+      });
+      const env = (v.env as string | undefined) ?? "sandbox";
+      if (env !== "sandbox" && env !== "live") throw new UsageError("--env takes sandbox or live");
+      let expiresAt: Date | undefined;
+      if (v["expires-in-days"] !== undefined) {
+        const days = Number(v["expires-in-days"]);
+        if (!Number.isInteger(days) || days < 1) throw new UsageError("--expires-in-days takes a whole number of days >= 1");
+        expiresAt = new Date(Date.now() + days * 86_400_000);
+      }
+      const key = await services.apiKeys.create({
+        orgId: required(v, "org"),
+        scopes: required(v, "scopes").split(","),
+        env: env as KeyEnv,
+        name: v.name as string | undefined,
+        expiresAt,
+      });
+      return { id: key.id, key: key.key, scopes: key.scopes, env: key.env, prefix: key.prefix, name: key.name, orgId: key.orgId, expiresAt: key.expiresAt };
+    }
+    case "key revoke": {
+      const v = parse(rest, { "key-id": { type: "string" } });
+      return services.apiKeys.revoke(required(v, "key-id"));
+    }
+    case "customer create": {
+      const v = parse(rest, { org: { type: "string" }, "external-ref": { type: "string" } });
+      const ref = v["external-ref"] as string | undefined;
+      if (ref !== undefined) {
+        const checked = ExternalRef.safeParse(ref);
+        if (!checked.success) throw new ValidationError("invalid customer", { externalRef: checked.error.issues.map((i) => i.message) });
+      }
+      return services.customers.create(required(v, "org"), { externalRef: ref });
+    }
+    default:
+      throw new UsageError(command ? `unknown command "${command}"` : "no command given");
+  }
+}

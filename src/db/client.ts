@@ -1,0 +1,77 @@
+// The one place that knows the two database modes: PostgreSQL (production, replicas) and the embedded,
+// in-process PGlite under the data directory (the default: nothing else to install).
+import path from "node:path";
+import { PrismaPg } from "@prisma/adapter-pg";
+import type { SqlMigrationAwareDriverAdapterFactory } from "@prisma/driver-adapter-utils";
+import { PrismaPGlite } from "pglite-prisma-adapter";
+import type { PGlite } from "@electric-sql/pglite";
+import { PrismaClient } from "../generated/prisma/client.js";
+import { openPGlite, pgliteMigrationFactory } from "./pglite.js";
+import { pgMigrationFactory } from "./pg.js";
+import { Migrator } from "./migrator.js";
+
+export type DatabaseConfig =
+  | { kind: "postgres"; url: string; poolMax?: number }
+  | { kind: "pglite"; dataDir: string; loadDataDir?: Blob };
+
+export interface Database {
+  kind: DatabaseConfig["kind"];
+  prisma: PrismaClient;
+  /** Applies pending migrations; returns the names applied. */
+  migrate(): Promise<string[]>;
+  close(): Promise<void>;
+  /** The PGlite instance in embedded mode (tests use it to dump a migrated cluster). */
+  pglite?: PGlite;
+}
+
+// PGlite serves one connection, so interactive transactions queue behind each other; Prisma's default
+// maxWait (2 s) would fail waiters with P2028 under load.
+const PGLITE_TX = { maxWait: 15_000, timeout: 15_000 };
+// PostgreSQL: waits are bounded so a stalled database turns into a prompt 503, not a hung request.
+const PG_TX = { maxWait: 5_000, timeout: 10_000 };
+
+export async function openDatabase(cfg: DatabaseConfig): Promise<Database> {
+  let prisma: PrismaClient;
+  let migrationAdapter: SqlMigrationAwareDriverAdapterFactory;
+  let close: () => Promise<void>;
+  let pglite: PGlite | undefined;
+  if (cfg.kind === "postgres") {
+    const adapter = new PrismaPg({
+      connectionString: cfg.url,
+      max: cfg.poolMax ?? 10,
+      connectionTimeoutMillis: 3_000,
+      idleTimeoutMillis: 30_000,
+    });
+    prisma = new PrismaClient({ adapter, transactionOptions: PG_TX });
+    migrationAdapter = pgMigrationFactory(cfg.url);
+    close = () => prisma.$disconnect();
+  } else {
+    const pg = await openPGlite(cfg.dataDir, cfg.loadDataDir);
+    pglite = pg;
+    prisma = new PrismaClient({ adapter: new PrismaPGlite(pg), transactionOptions: PGLITE_TX });
+    migrationAdapter = pgliteMigrationFactory(pg);
+    close = async () => {
+      await prisma.$disconnect();
+      await pg.close();
+    };
+  }
+  return {
+    kind: cfg.kind,
+    prisma,
+    pglite,
+    close,
+    async migrate() {
+      const m = await Migrator.open({ adapter: migrationAdapter });
+      try {
+        return await m.deploy();
+      } finally {
+        await m.close();
+      }
+    },
+  };
+}
+
+/** Where the embedded database lives inside the data directory. */
+export function pgliteDir(dataDir: string): string {
+  return path.join(dataDir, "pglite");
+}

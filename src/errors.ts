@@ -1,0 +1,75 @@
+// Typed errors. Services throw these; the error handler (plugins/error-handler.ts) is the one place that
+// turns them, and everything else, into the platform's error shape.
+
+export type FieldErrors = Record<string, string[]>;
+
+export class AppError extends Error {
+  constructor(
+    readonly statusCode: number,
+    message: string,
+    readonly code: string,
+    readonly extra: Record<string, unknown> = {},
+  ) {
+    super(message);
+  }
+}
+
+export class ValidationError extends AppError {
+  constructor(message: string, readonly fieldErrors: FieldErrors = {}) {
+    super(400, message, "validation_failed");
+  }
+}
+
+export class BadRequestError extends AppError {
+  constructor(message: string, code = "bad_request") {
+    super(400, message, code);
+  }
+}
+
+export class UnauthorizedError extends AppError {
+  constructor() {
+    super(401, "missing or invalid Bearer", "unauthorized");
+  }
+}
+
+export class MissingScopeError extends AppError {
+  constructor(scope: string) {
+    super(403, `missing scope: ${scope}`, "missing_scope");
+  }
+}
+
+export class CapabilityDisabledError extends AppError {
+  constructor(capability: string) {
+    super(403, `org capability disabled: ${capability}`, "capability_disabled");
+  }
+}
+
+export class NotFoundError extends AppError {
+  constructor(what: string) {
+    super(404, `${what} not found`, "not_found");
+  }
+}
+
+export class ConflictError extends AppError {
+  constructor(message: string, code = "conflict") {
+    super(409, message, code);
+  }
+}
+
+export class PayloadTooLargeError extends AppError {
+  constructor(message: string) {
+    super(413, message, "payload_too_large");
+  }
+}
+
+export class UnprocessableError extends AppError {
+  constructor(message: string, code = "unprocessable") {
+    super(422, message, code);
+  }
+}
+
+export class ServiceUnavailableError extends AppError {
+  constructor(message = "service temporarily unavailable; retry later") {
+    super(503, message, "unavailable");
+  }
+}

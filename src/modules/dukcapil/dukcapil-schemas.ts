@@ -1,0 +1,35 @@
+import { z } from "zod";
+import { CUID_PATTERN } from "../../ids.js";
+
+/** Caps of the ingest request (documented in the README and openapi.yaml). */
+export const INGEST_LIMITS = {
+  /** Whole request body: a 5 MiB photo in base64 (~6.7 MiB) plus the envelope. */
+  bodyBytes: 8 * 1024 * 1024,
+  /** The raw registry envelope, as sent. */
+  rawBytes: 256 * 1024,
+  reasonChars: 500,
+} as const;
+
+export const DukcapilVerdictBody = z
+  .strictObject({
+    customerId: z.string().regex(CUID_PATTERN, "must be a CUID"),
+    valid: z.boolean(),
+    photo: z
+      .string()
+      .refine((s) => !s.startsWith("data:"), "must be bare base64, without a data: URL prefix")
+      .pipe(z.base64("must be standard, padded base64 with no whitespace"))
+      .nullish(),
+    raw: z.record(z.string(), z.unknown(), "must be a JSON object").nullish(),
+    reason: z.string().max(INGEST_LIMITS.reasonChars, `must be at most ${INGEST_LIMITS.reasonChars} characters`).nullish(),
+  })
+  .superRefine((body, ctx) => {
+    if (body.valid && !body.photo) ctx.addIssue({ code: "custom", path: ["photo"], message: "required when valid is true" });
+  });
+
+export const DukcapilVerdictResponse = z.object({
+  verification: z.union([
+    z.object({ id: z.string(), status: z.literal("verified"), score: z.number() }),
+    z.object({ id: z.string(), status: z.literal("failed") }),
+  ]),
+  enrolment: z.object({ id: z.string(), source: z.literal("dukcapil"), fallbackStub: z.boolean() }).nullable(),
+});

@@ -1,0 +1,120 @@
+// The Dukcapil verdict ingest: validate, seal, then record everything in one transaction.
+import type { PrismaClient } from "../../db/types.js";
+import type { Sealer } from "../../crypto/seal.js";
+import { NotFoundError, ValidationError } from "../../errors.js";
+import type { FaceTemplater } from "../../face/engine.js";
+import { newId } from "../../ids.js";
+import { higherTier, tierChangeReason, tierFromHistory } from "../../kyc/tier.js";
+import { decodePhotoBase64, inspectPhoto } from "../../photo/inspect.js";
+import { customersDal } from "../customers/customers-dal.js";
+import { enrolmentsDal } from "../enrolments/enrolments-dal.js";
+import { tierEventsDal } from "../kyc/kyc-dal.js";
+import { verificationsDal } from "../verifications/verifications-dal.js";
+import type { DukcapilVerdictInput, DukcapilVerdictResult } from "./dukcapil-types.js";
+
+const DUKCAPIL_SCORE = 100;
+
+export interface DukcapilServiceDeps {
+  prisma: PrismaClient;
+  sealer: Sealer;
+  face: FaceTemplater;
+  now?: () => Date;
+}
+
+export function createDukcapilService({ prisma, sealer, face, now = () => new Date() }: DukcapilServiceDeps) {
+  return {
+    async ingest(input: DukcapilVerdictInput): Promise<DukcapilVerdictResult> {
+      // Cheap tenancy check before any photo work; re-checked under the row lock below.
+      if (!(await customersDal.findInOrg(prisma, input.orgId, input.customerId))) throw new NotFoundError("customer");
+
+      const verificationId = newId.verification();
+      const enrolmentId = newId.faceEnrolment();
+
+      // Everything slow happens before the transaction opens, so no row lock waits on sharp or the engine.
+      let enrolment: Parameters<typeof enrolmentsDal.create>[1] | undefined;
+      if (input.valid) {
+        if (input.photo === undefined) throw new ValidationError("photo is required when valid is true", { photo: ["required when valid is true"] });
+        const photo = await inspectPhoto(decodePhotoBase64(input.photo));
+        const template = await face.template(photo.bytes);
+        enrolment = {
+          id: enrolmentId,
+          orgId: input.orgId,
+          customerId: input.customerId,
+          verificationId,
+          source: "dukcapil",
+          photoSealed: new Uint8Array(sealer.seal(photo.bytes, { purpose: "face_enrolment.photo", rowId: enrolmentId })),
+          mediaType: photo.mediaType,
+          width: photo.width,
+          height: photo.height,
+          fallbackStub: !template.ok,
+          fallbackCause: template.ok ? null : template.cause,
+          templateSealed: template.ok
+            ? new Uint8Array(sealer.seal(template.template, { purpose: "face_enrolment.template", rowId: enrolmentId }))
+            : null,
+          templateModel: template.ok ? template.model : null,
+          createdAt: new Date(0), // set inside the transaction
+        };
+      }
+      const rawSealed =
+        input.rawText === undefined
+          ? null
+          : new Uint8Array(sealer.seal(Buffer.from(input.rawText, "utf8"), { purpose: "verification.raw", rowId: verificationId }));
+
+      return prisma.$transaction(async (tx) => {
+        const customer = await customersDal.lockInOrg(tx, input.orgId, input.customerId);
+        if (!customer) throw new NotFoundError("customer");
+        const at = now();
+        const status = input.valid ? "verified" : "failed";
+        await verificationsDal.create(tx, {
+          id: verificationId,
+          orgId: input.orgId,
+          customerId: input.customerId,
+          method: "nik_dukcapil",
+          status,
+          score: input.valid ? DUKCAPIL_SCORE : null,
+          reason: input.reason ?? null,
+          rawSealed,
+          apiKeyId: input.apiKeyId,
+          requestId: input.requestId,
+          createdAt: at,
+        });
+
+        let enrolled: DukcapilVerdictResult["enrolment"] = null;
+        if (enrolment) {
+          const row = await enrolmentsDal.create(tx, { ...enrolment, createdAt: at });
+          await enrolmentsDal.supersedeCurrent(tx, input.customerId, "dukcapil", row.id, at);
+          enrolled = { id: row.id, source: "dukcapil", fallbackStub: row.fallbackStub };
+        }
+
+        const eligible = tierFromHistory(await verificationsDal.facts(tx, input.customerId));
+        const next = higherTier(customer.kycTier, eligible);
+        if (next !== customer.kycTier) {
+          await tierEventsDal.create(tx, {
+            id: newId.tierEvent(),
+            orgId: input.orgId,
+            customerId: input.customerId,
+            fromTier: customer.kycTier,
+            toTier: next,
+            reason: tierChangeReason({ method: "nik_dukcapil", status }, next),
+            verificationId,
+            createdAt: at,
+          });
+        }
+        if (next !== customer.kycTier || input.valid) {
+          await customersDal.setKyc(tx, input.customerId, {
+            ...(next !== customer.kycTier ? { kycTier: next } : {}),
+            ...(input.valid ? { kycLastVerifiedAt: at } : {}),
+          });
+        }
+
+        return {
+          verification: input.valid
+            ? { id: verificationId, status: "verified", score: DUKCAPIL_SCORE }
+            : { id: verificationId, status: "failed" },
+          enrolment: enrolled,
+        };
+      });
+    },
+  };
+}
+export type DukcapilService = ReturnType<typeof createDukcapilService>;

@@ -1,0 +1,17 @@
+export interface DukcapilVerdictInput {
+  orgId: string;
+  apiKeyId: string;
+  requestId: string;
+  customerId: string;
+  valid: boolean;
+  /** Standard base64 of the official photo; required when valid. */
+  photo?: string;
+  /** The registry's response envelope exactly as sent (JSON text), stored sealed for audit. */
+  rawText?: string;
+  reason?: string;
+}
+
+export interface DukcapilVerdictResult {
+  verification: { id: string; status: "verified"; score: number } | { id: string; status: "failed" };
+  enrolment: { id: string; source: "dukcapil"; fallbackStub: boolean } | null;
+}

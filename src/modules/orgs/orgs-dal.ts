@@ -1,0 +1,22 @@
+import type { DbClient } from "../../db/types.js";
+
+const withLimits = { rateLimits: { select: { bucket: true, perMinute: true } } } as const;
+
+export const orgsDal = {
+  create(db: DbClient, data: { id: string; name: string; dukcapilEnabled: boolean }) {
+    return db.org.create({ data, include: withLimits });
+  },
+  findById(db: DbClient, id: string) {
+    return db.org.findUnique({ where: { id }, include: withLimits });
+  },
+  setDukcapil(db: DbClient, id: string, enabled: boolean) {
+    return db.org.update({ where: { id }, data: { dukcapilEnabled: enabled } });
+  },
+  setRateLimit(db: DbClient, orgId: string, bucket: string, perMinute: number) {
+    return db.orgRateLimit.upsert({
+      where: { orgId_bucket: { orgId, bucket } },
+      create: { orgId, bucket, perMinute },
+      update: { perMinute },
+    });
+  },
+};

@@ -1,0 +1,23 @@
+export const CAPABILITIES = ["dukcapilEnabled"] as const;
+export type Capability = (typeof CAPABILITIES)[number];
+
+/** Rate-limit buckets and their platform defaults (requests per minute per API key). */
+export const RATE_LIMIT_BUCKETS = {
+  "identity.nik.dukcapil": 30,
+  "customers.create": 120,
+  "identity.kyc.read": 600,
+  "identity.attempts.list": 600,
+} as const;
+export type RateLimitBucket = keyof typeof RATE_LIMIT_BUCKETS;
+
+export function isRateLimitBucket(b: string): b is RateLimitBucket {
+  return Object.hasOwn(RATE_LIMIT_BUCKETS, b);
+}
+
+export interface OrgView {
+  id: string;
+  name: string;
+  dukcapilEnabled: boolean;
+  rateLimits: Record<string, number>;
+  createdAt: string;
+}

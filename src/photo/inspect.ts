@@ -1,0 +1,82 @@
+// Every rule a photo must pass before it is sealed and enrolled. The only module that calls sharp.
+import sharp, { type Metadata } from "sharp";
+import { PayloadTooLargeError, ValidationError } from "../errors.js";
+
+sharp.cache(false); // never keep decoded biometric pixels around between requests
+
+export const PHOTO_LIMITS = {
+  /** Decoded (binary) size cap of a photo: 5 MiB. Official KTP photos are a few hundred KB at most. */
+  maxBytes: 5 * 1024 * 1024,
+  minSide: 64,
+  maxSide: 4096,
+  /** sharp's pixel limit: a decompression bomb is refused from its header, before any pixel is decoded. */
+  maxPixels: 4096 * 4096,
+} as const;
+
+export type PhotoMediaType = "image/jpeg" | "image/png";
+
+export interface InspectedPhoto {
+  bytes: Buffer;
+  mediaType: PhotoMediaType;
+  width: number;
+  height: number;
+}
+
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+const JPEG_MAGIC = Buffer.from([0xff, 0xd8, 0xff]);
+const PNG_MAGIC = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+
+const reject = (message: string) => new ValidationError("photo rejected", { photo: [message] });
+
+/** Strict base64 (RFC 4648 standard alphabet, padded, no whitespace, canonical) → bytes. */
+export function decodePhotoBase64(b64: string): Buffer {
+  if (b64.startsWith("data:")) throw reject("must be bare base64, without a data: URL prefix");
+  if (b64.length > Math.ceil(PHOTO_LIMITS.maxBytes / 3) * 4) {
+    throw new PayloadTooLargeError(`photo exceeds ${PHOTO_LIMITS.maxBytes} bytes`);
+  }
+  if (b64.length === 0 || b64.length % 4 !== 0 || !BASE64.test(b64)) {
+    throw reject("must be standard, padded base64 with no whitespace");
+  }
+  const bytes = Buffer.from(b64, "base64");
+  // Non-canonical encodings (stray bits in the last character) decode to the same bytes; refuse them so one
+  // photo has exactly one accepted encoding.
+  if (bytes.toString("base64") !== b64) throw reject("is not canonical base64");
+  if (bytes.length > PHOTO_LIMITS.maxBytes) throw new PayloadTooLargeError(`photo exceeds ${PHOTO_LIMITS.maxBytes} bytes`);
+  return bytes;
+}
+
+function signatureOf(bytes: Buffer): PhotoMediaType | undefined {
+  if (bytes.subarray(0, 3).equals(JPEG_MAGIC)) return "image/jpeg";
+  if (bytes.subarray(0, 8).equals(PNG_MAGIC)) return "image/png";
+  return undefined;
+}
+
+/**
+ * Signature is JPEG or PNG and agrees with what the decoder sees; dimensions within bounds (checked from the
+ * header, so a bomb costs nothing); then the whole image is decoded, so truncated or corrupt data is refused.
+ */
+export async function inspectPhoto(bytes: Buffer): Promise<InspectedPhoto> {
+  const mediaType = signatureOf(bytes);
+  if (!mediaType) throw reject("must be a JPEG or PNG image");
+  const options = { limitInputPixels: PHOTO_LIMITS.maxPixels, failOn: "warning" as const };
+  let meta: Metadata;
+  try {
+    meta = await sharp(bytes, options).metadata();
+  } catch {
+    throw reject("could not be read as an image");
+  }
+  const decodedAs = meta.format === "jpeg" ? "image/jpeg" : meta.format === "png" ? "image/png" : undefined;
+  if (decodedAs !== mediaType) throw reject("content does not match its JPEG/PNG signature");
+  const { width, height } = meta;
+  if (!width || !height) throw reject("has no dimensions");
+  const { minSide, maxSide } = PHOTO_LIMITS;
+  if (width < minSide || height < minSide || width > maxSide || height > maxSide) {
+    throw reject(`each side must be between ${minSide} and ${maxSide} pixels (got ${width}x${height})`);
+  }
+  try {
+    await sharp(bytes, options).raw().toBuffer();
+  } catch {
+    throw reject("is truncated or corrupt");
+  }
+  return { bytes, mediaType, width, height };
+}

@@ -1,0 +1,63 @@
+// API-key authentication and the per-route permission hooks (scope, org capability).
+// Routes list their hooks explicitly, in the platform's order:
+//   authenticate (401) → rate limit (429) → requireScope (403) → requireCapability (403)
+import fp from "fastify-plugin";
+import type { FastifyReply, FastifyRequest, onRequestHookHandler } from "fastify";
+import { BadRequestError, CapabilityDisabledError, MissingScopeError, UnauthorizedError } from "../errors.js";
+import type { ApiKeysService } from "../modules/api-keys/api-keys-service.js";
+import type { AuthContext } from "../modules/api-keys/api-keys-types.js";
+import type { Capability } from "../modules/orgs/orgs-types.js";
+
+declare module "fastify" {
+  interface FastifyRequest {
+    auth?: AuthContext;
+  }
+  interface FastifyInstance {
+    authenticate: onRequestHookHandler;
+  }
+}
+
+const KEY_LIKE_PARAM = /^(api[_-]?key|apikey|key|access[_-]?token|token|auth|authorization|bearer|secret)$/i;
+
+/** True when the query string carries something that looks like a credential. */
+function queryHoldsKey(query: unknown): boolean {
+  if (!query || typeof query !== "object") return false;
+  for (const [name, value] of Object.entries(query as Record<string, unknown>)) {
+    if (KEY_LIKE_PARAM.test(name)) return true;
+    const values = Array.isArray(value) ? value : [value];
+    if (values.some((v) => typeof v === "string" && v.includes("qe_sk_"))) return true;
+  }
+  return false;
+}
+
+export function authContext(request: FastifyRequest): AuthContext {
+  if (!request.auth) throw new UnauthorizedError();
+  return request.auth;
+}
+
+export function requireScope(scope: string): onRequestHookHandler {
+  return async (request: FastifyRequest, _reply: FastifyReply) => {
+    if (!authContext(request).scopes.has(scope)) throw new MissingScopeError(scope);
+  };
+}
+
+export function requireCapability(capability: Capability): onRequestHookHandler {
+  return async (request: FastifyRequest, _reply: FastifyReply) => {
+    if (!authContext(request).capabilities[capability]) throw new CapabilityDisabledError(capability);
+  };
+}
+
+export default fp<{ apiKeys: ApiKeysService }>(async (app, { apiKeys }) => {
+  app.decorateRequest("auth", undefined);
+
+  // Keys in URLs end up in proxy logs and browser histories: refuse them on every route, before anything else.
+  app.addHook("onRequest", async (request) => {
+    if (queryHoldsKey(request.query)) {
+      throw new BadRequestError("API keys must be sent in the Authorization header, never in the URL", "key_in_query");
+    }
+  });
+
+  app.decorate("authenticate", async (request: FastifyRequest) => {
+    request.auth = await apiKeys.authenticate(request.headers.authorization);
+  });
+});

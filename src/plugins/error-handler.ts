@@ -1,0 +1,78 @@
+// The one place errors become HTTP replies, always in the platform's error shape:
+//   {"error": "<message>", "code": "<stable code>", "requestId": "...", "details"?: {"fieldErrors": {...}}}
+// 5xx replies never carry internals (no stack, SQL or paths); the full error goes to the log only.
+import fp from "fastify-plugin";
+import type { FastifyError } from "fastify";
+import { hasZodFastifySchemaValidationErrors } from "fastify-type-provider-zod";
+import { AppError, ValidationError, type FieldErrors } from "../errors.js";
+import { isDatabaseUnavailable } from "../db/errors.js";
+
+interface ErrorBody {
+  error: string;
+  code: string;
+  requestId: string;
+  details?: { fieldErrors: FieldErrors };
+  [extra: string]: unknown;
+}
+
+/** zod issues (as fastify-type-provider-zod reports them) → {field: [messages]}. */
+function fieldErrorsOf(validation: { instancePath?: string; message?: string; keyword?: string; params?: Record<string, unknown> }[]): FieldErrors {
+  const out: FieldErrors = {};
+  const add = (field: string, message: string) => (out[field] ??= []).push(message);
+  for (const issue of validation) {
+    const field = (issue.instancePath ?? "").replace(/^\//, "").replaceAll("/", ".");
+    if (issue.keyword === "unrecognized_keys" && Array.isArray(issue.params?.keys)) {
+      for (const key of issue.params.keys as string[]) add(field ? `${field}.${key}` : key, "unrecognized field");
+    } else {
+      add(field || "_body", issue.message ?? "invalid");
+    }
+  }
+  return out;
+}
+
+const FASTIFY_CLIENT_ERRORS: Record<string, { status: number; code: string; message?: string }> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: { status: 413, code: "payload_too_large", message: "request body exceeds this endpoint's size cap" },
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: { status: 415, code: "unsupported_media_type", message: "Content-Type must be application/json (UTF-8)" },
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: { status: 400, code: "bad_request", message: "Content-Length does not match the body" },
+  FST_ERR_CTP_EMPTY_JSON_BODY: { status: 400, code: "invalid_json", message: "request body is empty; expected a JSON object" },
+  FST_ERR_CTP_INVALID_JSON_BODY: { status: 400, code: "invalid_json", message: "request body is not valid JSON" },
+};
+
+export default fp(async (app) => {
+  app.setErrorHandler((err: FastifyError | AppError | Error, request, reply) => {
+    const base = { requestId: request.id };
+    let status: number;
+    let body: ErrorBody;
+    if (err instanceof AppError) {
+      status = err.statusCode;
+      body = { error: err.message, code: err.code, ...base, ...err.extra };
+      if (err instanceof ValidationError) body.details = { fieldErrors: err.fieldErrors };
+    } else if (hasZodFastifySchemaValidationErrors(err)) {
+      status = 400;
+      const where = (err as { validationContext?: string }).validationContext ?? "request";
+      body = { error: `${where} validation failed`, code: "validation_failed", ...base, details: { fieldErrors: fieldErrorsOf(err.validation) } };
+    } else if ("code" in err && typeof err.code === "string" && FASTIFY_CLIENT_ERRORS[err.code]) {
+      const known = FASTIFY_CLIENT_ERRORS[err.code]!;
+      status = known.status;
+      body = { error: known.message ?? err.message, code: known.code, ...base };
+    } else if (isDatabaseUnavailable(err)) {
+      status = 503;
+      body = { error: "database unavailable; retry later", code: "unavailable", ...base };
+      reply.header("retry-after", "5");
+    } else if ("statusCode" in err && typeof err.statusCode === "number" && err.statusCode >= 400 && err.statusCode < 500) {
+      // Fastify's own client errors (bad headers, bad URL encoding, …): their messages carry no internals.
+      status = err.statusCode;
+      body = { error: err.message, code: "bad_request", ...base };
+    } else {
+      status = 500;
+      body = { error: "internal error", code: "internal", ...base };
+    }
+    if (status >= 500) request.log.error({ err }, "request failed");
+    else request.log.info({ status, code: body.code }, "request refused");
+    return reply.code(status).type("application/json; charset=utf-8").send(body);
+  });
+
+  app.setNotFoundHandler((request, reply) =>
+    reply.code(404).send({ error: "route not found", code: "route_not_found", requestId: request.id }),
+  );
+});

@@ -1,0 +1,103 @@
+// The service: configuration → database (open + migrate) → HTTP → graceful shutdown.
+import { pino } from "pino";
+import { Redis } from "ioredis";
+import { buildApp } from "./app.js";
+import { adminSocketPath, startAdminSocket } from "./cli/admin-socket.js";
+import { runAdminCommand } from "./cli/commands.js";
+import { ConfigError, loadConfig, type Config } from "./config.js";
+import { loggerOptions } from "./logging.js";
+import { acquireDataDirLock, type DataDirLock } from "./runtime/data-dir-lock.js";
+import { openRuntime } from "./runtime/open.js";
+
+const SHUTDOWN_GRACE_MS = 25_000;
+const LAST_USED_FLUSH_MS = 5_000;
+
+let config: Config;
+try {
+  config = loadConfig();
+} catch (err) {
+  if (err instanceof ConfigError) {
+    for (const p of err.problems) console.error(`config error: ${p}`);
+    process.exit(1);
+  }
+  throw err;
+}
+const log = pino(loggerOptions(config.logLevel));
+
+async function main() {
+  // The embedded database belongs to exactly one process; wait briefly if an admin command holds it.
+  let lock: DataDirLock | undefined;
+  if (!config.databaseUrl) lock = await acquireDataDirLock(config.dataDir, "server", 15_000);
+
+  const runtime = await openRuntime(config, log);
+  const redis = config.redisUrl
+    ? new Redis(config.redisUrl, {
+        // Fail fast while Redis is down (the rate limiter falls back to in-memory limits) and reconnect forever.
+        enableOfflineQueue: false,
+        maxRetriesPerRequest: 1,
+        connectTimeout: 2_000,
+        commandTimeout: 1_000,
+        retryStrategy: (times) => Math.min(times * 200, 2_000),
+      })
+    : undefined;
+  redis?.on("error", (err) => log.warn({ err: err.message }, "redis connection error"));
+
+  const app = await buildApp({
+    prisma: runtime.db.prisma,
+    services: runtime.services,
+    redis,
+    logLevel: config.logLevel,
+    trustProxy: config.trustProxy,
+  });
+  await app.listen({ host: config.host, port: config.port });
+  app.server.headersTimeout = 10_000; // slow-header clients are cut off after 10 s
+  app.server.requestTimeout = 30_000;
+
+  const admin = lock
+    ? await startAdminSocket(
+        adminSocketPath(config.dataDir),
+        (argv) => runAdminCommand(runtime.services, argv),
+        (err) => log.error({ err }, "admin command failed"),
+      )
+    : undefined;
+  if (lock && admin) await lock.update({ adminSocket: adminSocketPath(config.dataDir) });
+
+  const flushTimer = setInterval(() => {
+    runtime.services.apiKeys.flushLastUsed().catch((err: unknown) => log.warn({ err }, "could not write API key last-used times"));
+  }, LAST_USED_FLUSH_MS);
+  flushTimer.unref();
+
+  log.info({ url: `http://${config.host}:${config.port}`, database: runtime.db.kind, env: config.env }, "service ready");
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, "shutting down: no new requests, finishing in-flight ones");
+    const force = setTimeout(() => {
+      log.error("shutdown took too long; exiting");
+      process.exit(1);
+    }, SHUTDOWN_GRACE_MS);
+    force.unref();
+    try {
+      clearInterval(flushTimer);
+      await app.close(); // stops accepting, waits for in-flight requests
+      await admin?.close();
+      await runtime.close();
+      await redis?.quit().catch(() => {});
+      await lock?.release();
+      log.info("stopped");
+      process.exit(0);
+    } catch (err) {
+      log.error({ err }, "error during shutdown");
+      process.exit(1);
+    }
+  };
+  process.on("SIGTERM", () => void shutdown("SIGTERM"));
+  process.on("SIGINT", () => void shutdown("SIGINT"));
+}
+
+main().catch((err: unknown) => {
+  log.fatal({ err }, "service failed to start");
+  process.exit(1);
+});

@@ -1,0 +1,24 @@
+// Wires the services once, for both the HTTP server and the admin CLI: each takes only what it uses.
+import type { PrismaClient } from "./db/types.js";
+import type { Sealer } from "./crypto/seal.js";
+import type { FaceTemplater } from "./face/engine.js";
+import { createApiKeysService } from "./modules/api-keys/api-keys-service.js";
+import { createCustomersService } from "./modules/customers/customers-service.js";
+import { createDukcapilService } from "./modules/dukcapil/dukcapil-service.js";
+import { createOrgsService } from "./modules/orgs/orgs-service.js";
+
+export interface CoreDeps {
+  prisma: PrismaClient;
+  sealer: Sealer;
+  face: FaceTemplater;
+}
+
+export function createServices({ prisma, sealer, face }: CoreDeps) {
+  return {
+    orgs: createOrgsService({ prisma }),
+    apiKeys: createApiKeysService({ prisma }),
+    customers: createCustomersService({ prisma }),
+    dukcapil: createDukcapilService({ prisma, sealer, face }),
+  };
+}
+export type Services = ReturnType<typeof createServices>;
