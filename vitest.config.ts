@@ -13,7 +13,7 @@ export default defineConfig({
     projects: [
       { extends: true, test: { name: "unit", include: ["test/unit/**/*.test.ts"] } },
       ...databases.map((db) => ({
-        extends: true,
+        extends: true as const,
         test: { name: db, include: ["test/**/*.test.ts"], exclude: ["test/unit/**", "test/faults/**"], env: { TEST_DB: db } },
       })),
     ],
