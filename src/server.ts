@@ -56,7 +56,10 @@ async function main() {
   const admin = lock
     ? await startAdminSocket(
         adminSocketPath(config.dataDir),
-        (argv) => runAdminCommand(runtime.services, argv),
+        (argv) => {
+          log.info({ command: argv.slice(0, 2).join(" ") }, "admin command"); // the verb only: arguments may be sensitive
+          return runAdminCommand(runtime.services, argv);
+        },
         (err) => log.error({ err }, "admin command failed"),
       )
     : undefined;
