@@ -7,6 +7,7 @@ import type { PrismaClient } from "./db/types.js";
 import { loggerOptions } from "./logging.js";
 import authPlugin from "./plugins/auth.js";
 import errorHandler from "./plugins/error-handler.js";
+import idempotencyPlugin from "./plugins/idempotency.js";
 import jsonBody from "./plugins/json-body.js";
 import rateLimitPlugin from "./plugins/rate-limit.js";
 import { customersRoutes } from "./modules/customers/customers-routes.js";
@@ -61,6 +62,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(jsonBody);
   await app.register(authPlugin, { apiKeys: opts.services.apiKeys });
   await app.register(rateLimitPlugin, { redis: opts.redis });
+  await app.register(idempotencyPlugin, { idempotency: opts.services.idempotency });
 
   // routes
   await app.register(healthRoutes, { prisma: opts.prisma });

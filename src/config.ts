@@ -25,7 +25,19 @@ const envSchema = z.object({
     .enum(["true", "false"])
     .default("false")
     .transform((v) => v === "true"),
+  // The face engine (README "Face templates"): `off` makes every enrolment a stub with cause engine_off.
+  FACE_ENGINE: z.enum(["human", "off"]).default("human"),
+  FACE_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(3000),
+  FACE_WORKERS: z.coerce.number().int().min(1).max(16).default(1),
 });
+
+export interface FaceConfig {
+  engine: "human" | "off";
+  /** Budget for one photo's template, queueing included. */
+  timeoutMs: number;
+  /** Worker threads, each holding its own copy of the models. */
+  workers: number;
+}
 
 export interface Config {
   env: "development" | "test" | "production";
@@ -38,6 +50,7 @@ export interface Config {
   redisUrl?: string;
   logLevel: string;
   trustProxy: boolean;
+  face: FaceConfig;
 }
 
 export class ConfigError extends Error {
@@ -68,5 +81,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     redisUrl: e.REDIS_URL,
     logLevel: e.LOG_LEVEL,
     trustProxy: e.TRUST_PROXY,
+    face: { engine: e.FACE_ENGINE, timeoutMs: e.FACE_TIMEOUT_MS, workers: e.FACE_WORKERS },
   };
 }

@@ -5,6 +5,7 @@ import type { FaceTemplater } from "./face/engine.js";
 import { createApiKeysService } from "./modules/api-keys/api-keys-service.js";
 import { createCustomersService } from "./modules/customers/customers-service.js";
 import { createDukcapilService } from "./modules/dukcapil/dukcapil-service.js";
+import { createEnrolmentsService } from "./modules/enrolments/enrolments-service.js";
 import { createOrgsService } from "./modules/orgs/orgs-service.js";
 
 export interface CoreDeps {
@@ -19,6 +20,7 @@ export function createServices({ prisma, sealer, face }: CoreDeps) {
     apiKeys: createApiKeysService({ prisma }),
     customers: createCustomersService({ prisma }),
     dukcapil: createDukcapilService({ prisma, sealer, face }),
+    enrolments: createEnrolmentsService({ prisma, sealer, face }),
   };
 }
 export type Services = ReturnType<typeof createServices>;

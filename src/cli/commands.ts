@@ -11,7 +11,8 @@ export const USAGE = `usage: npm run --silent admin -- <command>
   org set --org <orgId> [--dukcapil on|off] [--limit <bucket>=<perMinute>]...
   key create --org <orgId> --scopes <s1,s2,...> [--env sandbox|live] [--name <label>] [--expires-in-days <n>]
   key revoke --key-id <id>
-  customer create --org <orgId> [--external-ref <ref>]`;
+  customer create --org <orgId> [--external-ref <ref>]
+  enrolments retemplate [--org <orgId>] [--stubs-only] [--after <enrolmentId>] [--limit <n>]`;
 
 export class UsageError extends Error {}
 
@@ -94,6 +95,19 @@ export async function runAdminCommand(services: Services, argv: string[]): Promi
         if (!checked.success) throw new ValidationError("invalid customer", { externalRef: checked.error.issues.map((i) => i.message) });
       }
       return services.customers.create(required(v, "org"), { externalRef: ref });
+    }
+    case "enrolments retemplate": {
+      const v = parse(rest, { org: { type: "string" }, "stubs-only": { type: "boolean" }, after: { type: "string" }, limit: { type: "string" } });
+      if (v.limit !== undefined && !/^[1-9]\d*$/.test(String(v.limit))) throw new UsageError("--limit takes a whole number >= 1");
+      // Progress goes to stderr (stdout carries only the final JSON). Run by a server for the CLI, it lands in
+      // the server's stderr instead; the summary still reaches the CLI.
+      return services.enrolments.retemplate({
+        orgId: v.org as string | undefined,
+        stubsOnly: v["stubs-only"] === true,
+        afterId: v.after as string | undefined,
+        limit: v.limit === undefined ? undefined : Number(v.limit),
+        onProgress: (p) => process.stderr.write(`retemplate: ${p.scanned} scanned, ${p.templated} templated, ${p.notTemplated} not, last ${p.lastId}\n`),
+      });
     }
     default:
       throw new UsageError(command ? `unknown command "${command}"` : "no command given");

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { authContext, requireScope } from "../../plugins/auth.js";
+import { IdempotencyKeyHeaders } from "../../plugins/idempotency.js";
 import type { CustomersService } from "./customers-service.js";
 import { CreateCustomerBody } from "./customers-schemas.js";
 
@@ -9,7 +10,8 @@ export async function customersRoutes(app: FastifyInstance, { customers }: { cus
     "/api/customers",
     {
       onRequest: [app.authenticate, app.rateLimitFor("customers.create"), requireScope("customers:write")],
-      schema: { body: CreateCustomerBody },
+      preHandler: app.idempotent,
+      schema: { body: CreateCustomerBody, headers: IdempotencyKeyHeaders },
     },
     async (request, reply) => {
       const data = await customers.create(authContext(request).orgId, request.body ?? {});

@@ -3,6 +3,7 @@ import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { PayloadTooLargeError } from "../../errors.js";
 import { memberSourceText } from "../../http/json-member.js";
 import { authContext, requireCapability, requireScope } from "../../plugins/auth.js";
+import { IdempotencyKeyHeaders } from "../../plugins/idempotency.js";
 import type { DukcapilService } from "./dukcapil-service.js";
 import { DukcapilVerdictBody, INGEST_LIMITS } from "./dukcapil-schemas.js";
 
@@ -17,7 +18,8 @@ export async function dukcapilRoutes(app: FastifyInstance, { dukcapil }: { dukca
         requireScope("verifications:view"),
         requireCapability("dukcapilEnabled"),
       ],
-      schema: { body: DukcapilVerdictBody },
+      preHandler: app.idempotent,
+      schema: { body: DukcapilVerdictBody, headers: IdempotencyKeyHeaders },
     },
     async (request, reply) => {
       const auth = authContext(request);
@@ -27,16 +29,20 @@ export async function dukcapilRoutes(app: FastifyInstance, { dukcapil }: { dukca
       if (rawText !== undefined && Buffer.byteLength(rawText, "utf8") > INGEST_LIMITS.rawBytes) {
         throw new PayloadTooLargeError(`raw envelope exceeds ${INGEST_LIMITS.rawBytes} bytes`);
       }
-      const result = await dukcapil.ingest({
-        orgId: auth.orgId,
-        apiKeyId: auth.keyId,
-        requestId: request.id,
-        customerId: body.customerId,
-        valid: body.valid,
-        photo: body.valid ? (body.photo ?? undefined) : undefined, // a declined verdict's photo is not kept
-        rawText,
-        reason: body.reason ?? undefined,
-      });
+      // The verdict and its replayable response (Idempotency-Key) commit in one transaction.
+      const result = await dukcapil.ingest(
+        {
+          orgId: auth.orgId,
+          apiKeyId: auth.keyId,
+          requestId: request.id,
+          customerId: body.customerId,
+          valid: body.valid,
+          photo: body.valid ? (body.photo ?? undefined) : undefined, // a declined verdict's photo is not kept
+          rawText,
+          reason: body.reason ?? undefined,
+        },
+        { alsoInTransaction: request.idempotency?.inTransaction(201) },
+      );
       return reply.code(201).send(result);
     },
   );

@@ -1,5 +1,5 @@
 // The Dukcapil verdict ingest: validate, seal, then record everything in one transaction.
-import type { PrismaClient } from "../../db/types.js";
+import type { DbClient, PrismaClient } from "../../db/types.js";
 import type { Sealer } from "../../crypto/seal.js";
 import { NotFoundError, ValidationError } from "../../errors.js";
 import type { FaceTemplater } from "../../face/engine.js";
@@ -23,7 +23,14 @@ export interface DukcapilServiceDeps {
 
 export function createDukcapilService({ prisma, sealer, face, now = () => new Date() }: DukcapilServiceDeps) {
   return {
-    async ingest(input: DukcapilVerdictInput): Promise<DukcapilVerdictResult> {
+    /**
+     * `alsoInTransaction` runs last inside the verdict's transaction with the result (the idempotency layer
+     * stores the response there, so a verdict is never committed without its replayable response).
+     */
+    async ingest(
+      input: DukcapilVerdictInput,
+      { alsoInTransaction }: { alsoInTransaction?: (tx: DbClient, result: DukcapilVerdictResult) => Promise<void> } = {},
+    ): Promise<DukcapilVerdictResult> {
       // Cheap tenancy check before any photo work; re-checked under the row lock below.
       if (!(await customersDal.findInOrg(prisma, input.orgId, input.customerId))) throw new NotFoundError("customer");
 
@@ -107,12 +114,14 @@ export function createDukcapilService({ prisma, sealer, face, now = () => new Da
           });
         }
 
-        return {
+        const result: DukcapilVerdictResult = {
           verification: input.valid
             ? { id: verificationId, status: "verified", score: DUKCAPIL_SCORE }
             : { id: verificationId, status: "failed" },
           enrolment: enrolled,
         };
+        await alsoInTransaction?.(tx, result);
+        return result;
       });
     },
   };
