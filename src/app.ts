@@ -10,9 +10,11 @@ import errorHandler from "./plugins/error-handler.js";
 import idempotencyPlugin from "./plugins/idempotency.js";
 import jsonBody from "./plugins/json-body.js";
 import rateLimitPlugin from "./plugins/rate-limit.js";
+import { attemptsRoutes } from "./modules/attempts/attempts-routes.js";
 import { customersRoutes } from "./modules/customers/customers-routes.js";
 import { dukcapilRoutes } from "./modules/dukcapil/dukcapil-routes.js";
 import { healthRoutes } from "./modules/health-routes.js";
+import { kycRoutes } from "./modules/kyc/kyc-routes.js";
 import type { Services } from "./services.js";
 
 export interface AppOptions {
@@ -68,5 +70,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(healthRoutes, { prisma: opts.prisma });
   await app.register(customersRoutes, { customers: opts.services.customers });
   await app.register(dukcapilRoutes, { dukcapil: opts.services.dukcapil });
+  await app.register(kycRoutes, { kyc: opts.services.kyc });
+  await app.register(attemptsRoutes, { attempts: opts.services.attempts });
   return app;
 }

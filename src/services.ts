@@ -3,9 +3,11 @@ import type { PrismaClient } from "./db/types.js";
 import type { Sealer } from "./crypto/seal.js";
 import type { FaceTemplater } from "./face/engine.js";
 import { createApiKeysService } from "./modules/api-keys/api-keys-service.js";
+import { createAttemptsService } from "./modules/attempts/attempts-service.js";
 import { createCustomersService } from "./modules/customers/customers-service.js";
 import { createDukcapilService } from "./modules/dukcapil/dukcapil-service.js";
 import { createEnrolmentsService } from "./modules/enrolments/enrolments-service.js";
+import { createKycService } from "./modules/kyc/kyc-service.js";
 import { createOrgsService } from "./modules/orgs/orgs-service.js";
 
 export interface CoreDeps {
@@ -21,6 +23,8 @@ export function createServices({ prisma, sealer, face }: CoreDeps) {
     customers: createCustomersService({ prisma }),
     dukcapil: createDukcapilService({ prisma, sealer, face }),
     enrolments: createEnrolmentsService({ prisma, sealer, face }),
+    kyc: createKycService({ prisma }),
+    attempts: createAttemptsService({ prisma }),
   };
 }
 export type Services = ReturnType<typeof createServices>;

@@ -5,6 +5,7 @@ import type { Config } from "../config.js";
 import { loadSealer, type Sealer } from "../crypto/seal.js";
 import { openDatabase, pgliteDir, type Database } from "../db/client.js";
 import { faceEngineOff, type FaceTemplater } from "../face/engine.js";
+import { HUMAN_MODEL_ID, startHumanFaceEngine } from "../face/human-engine.js";
 import { createServices, type Services } from "../services.js";
 
 export interface Runtime {
@@ -15,7 +16,44 @@ export interface Runtime {
   close(): Promise<void>;
 }
 
-export async function openRuntime(config: Config, log: Logger): Promise<Runtime> {
+export interface RuntimeOptions {
+  /**
+   * `start` (default): the face engine's workers load the models now, in the background, so the first verdict
+   * does not wait for them. `on-demand`: only when something first asks for a template (admin commands).
+   */
+  face?: "start" | "on-demand";
+}
+
+/** The configured face engine. Worker failures and load times are logged; the service carries on either way. */
+function openFaceEngine(config: Config, log: Logger, when: "start" | "on-demand"): FaceTemplater {
+  if (config.face.engine === "off") {
+    log.warn("FACE_ENGINE=off: every enrolment is a fallback stub with cause engine_off");
+    return faceEngineOff;
+  }
+  const start = () => {
+    const engine = startHumanFaceEngine({
+      workers: config.face.workers,
+      timeoutMs: config.face.timeoutMs,
+      onWorkerError: (err) => log.error({ err }, "face engine worker failed (it is replaced; that photo's enrolment is a stub)"),
+    });
+    engine.ready.then(
+      ({ loadMs }) => log.info({ model: engine.model, workers: engine.capacity, loadMs }, "face engine ready"),
+      (err: unknown) => log.error({ err }, "face engine could not load its models: every enrolment will be a stub with cause engine_error"),
+    );
+    return engine;
+  };
+  if (when === "start") return start();
+  let engine: FaceTemplater | undefined;
+  return {
+    model: HUMAN_MODEL_ID,
+    capacity: config.face.workers,
+    detect: (photo) => (engine ??= start()).detect(photo),
+    template: (photo) => (engine ??= start()).template(photo),
+    close: async () => engine?.close(),
+  };
+}
+
+export async function openRuntime(config: Config, log: Logger, opts: RuntimeOptions = {}): Promise<Runtime> {
   const sealer = await loadSealer({
     sealingKeys: config.sealingKeys,
     dataDir: config.dataDir,
@@ -39,7 +77,7 @@ export async function openRuntime(config: Config, log: Logger): Promise<Runtime>
     await db.close();
     throw err;
   }
-  const face = faceEngineOff;
+  const face = openFaceEngine(config, log, opts.face ?? "start");
   const services = createServices({ prisma: db.prisma, sealer, face });
   return {
     db,

@@ -31,4 +31,36 @@ export const enrolmentsDal = {
       data: { supersededById: byId, supersededAt: at },
     });
   },
+  /**
+   * One keyset page (id order, after `afterId`) of enrolments that need a template from `model`: none yet
+   * (stubs), or one made by another model. Ids and state only; photos are read one at a time.
+   */
+  pageNeedingTemplate(db: DbClient, q: { model: string; orgId?: string; stubsOnly: boolean; afterId?: string; take: number }) {
+    return db.faceEnrolment.findMany({
+      where: {
+        ...(q.orgId ? { orgId: q.orgId } : {}),
+        ...(q.afterId ? { id: { gt: q.afterId } } : {}),
+        // `not: model` alone would skip NULLs (SQL comparison): name them explicitly.
+        ...(q.stubsOnly ? { fallbackStub: true } : { OR: [{ templateModel: null }, { templateModel: { not: q.model } }] }),
+      },
+      orderBy: { id: "asc" },
+      take: q.take,
+      select: { id: true, templateModel: true },
+    });
+  },
+  sealedPhoto(db: DbClient, id: string) {
+    return db.faceEnrolment.findUnique({ where: { id }, select: { photoSealed: true } });
+  },
+  /** Stores a new template, unless the enrolment's template changed since it was read (returns the count). */
+  async setTemplate(db: DbClient, id: string, was: string | null, data: { templateSealed: Uint8Array<ArrayBuffer>; templateModel: string }) {
+    const { count } = await db.faceEnrolment.updateMany({
+      where: { id, templateModel: was },
+      data: { ...data, fallbackStub: false, fallbackCause: null },
+    });
+    return count;
+  },
+  /** Records why a stub is still a stub (an enrolment that has a template keeps it). */
+  setStubCause(db: DbClient, id: string, cause: string) {
+    return db.faceEnrolment.updateMany({ where: { id, fallbackStub: true }, data: { fallbackCause: cause } });
+  },
 };

@@ -1,0 +1,162 @@
+// The default face engine: Human (FaceRes embeddings, tfjs wasm backend) in piscina worker threads. Models
+// ship inside the npm package and load once per thread at start-up; nothing is downloaded. The main thread
+// only queues photos and picks the dominant face, so inference never blocks the event loop.
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import path from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { Piscina } from "piscina";
+import sharp from "sharp";
+import { dominantFace, encodeTemplate, type DetectResult, type FaceTemplater, type TemplateResult } from "./engine.js";
+
+/** What the main thread sends a worker, and what it answers (see human-worker.ts). */
+export interface FaceWorkerTask {
+  photo: Uint8Array;
+}
+export interface FaceWorkerResult {
+  width: number;
+  height: number;
+  faces: { box: [number, number, number, number]; score: number; embedding: Float32Array | null }[];
+}
+
+export interface HumanEngineOptions {
+  /** Worker threads, each with its own copy of the models (~235 MB). */
+  workers: number;
+  /** Budget per photo, queueing included. */
+  timeoutMs: number;
+  /** Told about worker failures (the engine itself carries on). */
+  onWorkerError?: (err: Error) => void;
+  /** Fault-injection tests only: a worker exits when a photo contains these bytes. */
+  crashMarker?: string;
+}
+
+export interface HumanFaceEngine extends FaceTemplater {
+  readonly model: string;
+  /** Resolves once every worker has loaded the models and analysed a first image (rejects if they cannot). */
+  readonly ready: Promise<{ loadMs: number }>;
+}
+
+const require = createRequire(import.meta.url);
+const humanDir = path.resolve(path.dirname(require.resolve("@vladmandic/human")), "..");
+const humanVersion = (JSON.parse(readFileSync(path.join(humanDir, "package.json"), "utf8")) as { version: string }).version;
+
+/** The id stored with every template this engine makes; a different id marks a template for re-templating. */
+export const HUMAN_MODEL_ID = `human-${humanVersion}/faceres`;
+
+type Outcome = { kind: "done"; result: FaceWorkerResult } | { kind: "timeout" } | { kind: "error"; err: unknown };
+
+/** Workers run the .ts source under tsx in development and tests, the built .js otherwise. */
+function workerEntry(): { filename: string; execArgv?: string[] } {
+  const self = fileURLToPath(import.meta.url);
+  const ext = path.extname(self);
+  const filename = path.join(path.dirname(self), `human-worker${ext}`);
+  if (ext !== ".ts") return { filename };
+  // tsx's hooks do not follow the process into worker threads by themselves: register them in the worker.
+  return { filename, execArgv: [...process.execArgv, "--import", pathToFileURL(require.resolve("tsx")).href] };
+}
+
+export function startHumanFaceEngine(opts: HumanEngineOptions): HumanFaceEngine {
+  const capacity = Math.max(1, opts.workers);
+  const started = performance.now();
+  const pool = new Piscina<FaceWorkerTask, FaceWorkerResult>({
+    ...workerEntry(),
+    minThreads: capacity,
+    maxThreads: capacity,
+    idleTimeout: Number.POSITIVE_INFINITY, // a thread holds loaded models: never let it go idle-exit
+    concurrentTasksPerWorker: 1,
+    workerData: { crashMarker: opts.crashMarker },
+  });
+  // Without a listener a worker error outside a task would be thrown on the main thread and end the service.
+  pool.on("error", (err: Error) => opts.onWorkerError?.(err));
+
+  let closed = false;
+  let broken = false;
+  let running = 0;
+  const waiting: { start: () => void; fail: (err: Error) => void }[] = [];
+
+  const runNext = () => {
+    while (running < capacity && waiting.length > 0) waiting.shift()!.start();
+  };
+
+  /**
+   * One photo through a worker, within the budget. Photos wait here, not in piscina, so a photo whose
+   * budget runs out while waiting is simply dropped; one already running is left to finish (aborting it
+   * would kill the thread and cost a model reload) and its result discarded.
+   */
+  const analyse = (photo: Buffer): Promise<Outcome> =>
+    new Promise<Outcome>((resolve) => {
+      if (closed || broken) return resolve({ kind: "error", err: new Error(closed ? "face engine closed" : "face engine failed to load") });
+      let settled = false;
+      const settle = (o: Outcome) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        resolve(o);
+      };
+      const start = () => {
+        running++;
+        pool
+          .run({ photo: new Uint8Array(photo.buffer, photo.byteOffset, photo.byteLength) })
+          .then(
+            (result) => settle({ kind: "done", result }),
+            (err: unknown) => {
+              if (!closed && err instanceof Error) opts.onWorkerError?.(err);
+              settle({ kind: "error", err });
+            },
+          )
+          .finally(() => {
+            running--;
+            runNext();
+          });
+      };
+      const entry = { start, fail: (err: Error) => settle({ kind: "error", err }) };
+      const timer = setTimeout(() => {
+        const i = waiting.indexOf(entry);
+        if (i >= 0) waiting.splice(i, 1);
+        settle({ kind: "timeout" });
+      }, opts.timeoutMs);
+      waiting.push(entry);
+      runNext();
+    });
+
+  // Load check and warm-up: one small blank image per worker, so the first real photo does not pay for
+  // kernel set-up.
+  const ready = sharp({ create: { width: 64, height: 64, channels: 3, background: { r: 128, g: 128, b: 128 } } })
+    .png()
+    .toBuffer()
+    .then((blank) => Promise.all(Array.from({ length: capacity }, () => pool.run({ photo: new Uint8Array(blank) }))))
+    .then(() => ({ loadMs: Math.round(performance.now() - started) }));
+  // Models that cannot load will not load on a retry either: stop the threads and answer engine_error at once.
+  ready.catch(() => {
+    broken = true;
+    for (const entry of waiting.splice(0)) entry.fail(new Error("face engine failed to load"));
+    void pool.destroy().catch(() => {});
+  });
+
+  return {
+    model: HUMAN_MODEL_ID,
+    capacity,
+    ready,
+    async detect(photo): Promise<DetectResult> {
+      const o = await analyse(photo);
+      if (o.kind !== "done") return { ok: false, cause: o.kind === "timeout" ? "timeout" : "engine_error" };
+      return { ok: true, faces: o.result.faces.map(({ box, score }) => ({ box, score })) };
+    },
+    async template(photo): Promise<TemplateResult> {
+      const o = await analyse(photo);
+      if (o.kind !== "done") return { ok: false, cause: o.kind === "timeout" ? "timeout" : "engine_error" };
+      const pick = dominantFace(o.result.faces);
+      if ("cause" in pick) return { ok: false, cause: pick.cause };
+      const embedding = o.result.faces[pick.index]!.embedding;
+      // A face too poor for the descriptor model gives no embedding: no usable face.
+      if (!embedding || embedding.length === 0) return { ok: false, cause: "no_face" };
+      return { ok: true, template: encodeTemplate(embedding), model: HUMAN_MODEL_ID };
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      for (const entry of waiting.splice(0)) entry.fail(new Error("face engine closed"));
+      if (!broken) await pool.destroy();
+    },
+  };
+}

@@ -1,0 +1,96 @@
+import { z } from "zod";
+import { CUID_PATTERN } from "../../ids.js";
+import { VERIFICATION_METHODS, VERIFICATION_STATUSES } from "../../kyc/tier.js";
+
+export const ATTEMPTS_PAGE = { defaultLimit: 20, maxLimit: 100 } as const;
+
+/**
+ * A keyset position: the (createdAt, id) of the last row served, and the page number the next page has.
+ * Opaque to clients: base64url of "<createdAt ms>.<id>.<page>".
+ */
+export interface AttemptsCursor {
+  createdAt: Date;
+  id: string;
+  page: number;
+}
+
+const CURSOR_TEXT = /^(\d{1,15})\.([A-Za-z0-9_]{1,64})\.(\d{1,9})$/;
+
+export function encodeCursor(c: AttemptsCursor): string {
+  return Buffer.from(`${c.createdAt.getTime()}.${c.id}.${c.page}`, "utf8").toString("base64url");
+}
+
+export function decodeCursor(s: string): AttemptsCursor | undefined {
+  if (!/^[A-Za-z0-9_-]{1,200}$/.test(s)) return undefined;
+  const m = CURSOR_TEXT.exec(Buffer.from(s, "base64url").toString("utf8"));
+  if (!m) return undefined;
+  const page = Number(m[3]);
+  if (page < 2) return undefined;
+  return { createdAt: new Date(Number(m[1])), id: m[2]!, page };
+}
+
+const wholeNumber = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^\d{1,9}$/, "must be a whole number")
+    .transform(Number)
+    .pipe(z.number().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
+
+// A "+" in an unencoded query string arrives as a space; "2026-11-18T00:00:00 07:00" means "+07:00".
+const timestamp = z.preprocess(
+  (v) => (typeof v === "string" ? v.replace(/^(\S+T[\d:.]+) (\d\d:?\d\d)$/, "$1+$2") : v),
+  z.iso.datetime({ offset: true, message: "must be an ISO 8601 timestamp with a timezone, e.g. 2026-11-18T00:00:00Z" }),
+);
+
+export const AttemptsQuery = z
+  .strictObject({
+    method: z.enum(VERIFICATION_METHODS).optional(),
+    status: z.enum(VERIFICATION_STATUSES).optional(),
+    customerId: z.string().regex(CUID_PATTERN, "must be a CUID").optional(),
+    from: timestamp.optional().describe("only attempts created at or after this instant"),
+    to: timestamp.optional().describe("only attempts created before this instant"),
+    page: wholeNumber(1, 1_000_000).optional().describe("1-based page number (OFFSET paging; prefer cursor for deep pages)"),
+    limit: wholeNumber(1, ATTEMPTS_PAGE.maxLimit).optional().describe(`page size, default ${ATTEMPTS_PAGE.defaultLimit}`),
+    cursor: z
+      .string()
+      .transform((s, ctx) => {
+        const c = decodeCursor(s);
+        if (!c) {
+          ctx.addIssue({ code: "custom", message: "is not a cursor this API returned" });
+          return z.NEVER;
+        }
+        return c;
+      })
+      .optional()
+      .describe("meta.nextCursor of the previous page (keyset paging); send the same filters and limit"),
+  })
+  .superRefine((q, ctx) => {
+    if (q.from && q.to && Date.parse(q.from) >= Date.parse(q.to)) ctx.addIssue({ code: "custom", path: ["to"], message: "must be after from" });
+    if (q.cursor && q.page !== undefined) ctx.addIssue({ code: "custom", path: ["page"], message: "cannot be combined with cursor" });
+  });
+export type AttemptsQueryInput = z.output<typeof AttemptsQuery>;
+
+export const AttemptItem = z.object({
+  id: z.string(),
+  customerId: z.string(),
+  method: z.enum(VERIFICATION_METHODS),
+  status: z.enum(VERIFICATION_STATUSES),
+  score: z.number().int().nullable(),
+  reason: z.string().nullable(),
+  createdAt: z.string(),
+  apiKey: z.object({ id: z.string(), prefix: z.string() }).nullable().describe("the API key that submitted the attempt (never the key itself)"),
+});
+export type AttemptItem = z.infer<typeof AttemptItem>;
+
+export const AttemptsListResponse = z.object({
+  data: z.array(AttemptItem),
+  total: z.number().int().describe("matching attempts: exact when meta.totalExact, else the database's estimate"),
+  page: z.number().int(),
+  limit: z.number().int(),
+  meta: z.object({
+    pages: z.number().int(),
+    totalExact: z.boolean(),
+    nextCursor: z.string().nullable().describe("pass as cursor for the next page; null on the last page"),
+  }),
+});
+export type AttemptsList = z.infer<typeof AttemptsListResponse>;

@@ -1,0 +1,70 @@
+// Verification attempts for compliance: filtered, newest first, paged by page number or by keyset cursor.
+//
+// `total` at scale: an exact COUNT over a million matching rows reads a million index entries on every
+// request, which would make the first page slower the bigger the bank. So the count stops at
+// `exactCountCap`: up to it, `total` is exact; past it, `total` is the planner's estimate (never below what
+// is known to exist) and `meta.totalExact` is false.
+import type { PrismaClient } from "../../db/types.js";
+import { attemptsDal, type AttemptRow, type AttemptsFilter } from "./attempts-dal.js";
+import { ATTEMPTS_PAGE, encodeCursor, type AttemptsList, type AttemptsQueryInput, type AttemptItem } from "./attempts-schemas.js";
+
+export const EXACT_COUNT_CAP = 10_000;
+
+function item(r: AttemptRow): AttemptItem {
+  return {
+    id: r.id,
+    customerId: r.customerId,
+    method: r.method,
+    status: r.status,
+    score: r.score,
+    reason: r.reason,
+    createdAt: r.createdAt.toISOString(),
+    apiKey: r.apiKeyId ? { id: r.apiKeyId, prefix: r.apiKeyPrefix ?? "" } : null,
+  };
+}
+
+export function createAttemptsService({ prisma, exactCountCap = EXACT_COUNT_CAP }: { prisma: PrismaClient; exactCountCap?: number }) {
+  async function totalOf(filter: AttemptsFilter, atLeast: number): Promise<{ total: number; exact: boolean }> {
+    const counted = await attemptsDal.countUpTo(prisma, filter, exactCountCap);
+    if (counted <= exactCountCap) return { total: counted, exact: true };
+    const estimated = await attemptsDal.estimate(prisma, filter);
+    return { total: Math.max(estimated, exactCountCap + 1, atLeast), exact: false };
+  }
+
+  return {
+    async list(orgId: string, q: AttemptsQueryInput): Promise<AttemptsList> {
+      const limit = q.limit ?? ATTEMPTS_PAGE.defaultLimit;
+      const page = q.cursor?.page ?? q.page ?? 1;
+      const filter: AttemptsFilter = {
+        orgId,
+        method: q.method,
+        status: q.status,
+        customerId: q.customerId,
+        from: q.from ? new Date(q.from) : undefined,
+        to: q.to ? new Date(q.to) : undefined,
+      };
+      // One row past the page tells whether there is a next page without counting.
+      const rows = await attemptsDal.page(prisma, filter, {
+        limit: limit + 1,
+        offset: q.cursor ? 0 : (page - 1) * limit,
+        before: q.cursor,
+      });
+      const hasMore = rows.length > limit;
+      const data = rows.slice(0, limit).map(item);
+      const { total, exact } = await totalOf(filter, (page - 1) * limit + data.length + (hasMore ? 1 : 0));
+      const last = rows[limit - 1];
+      return {
+        data,
+        total,
+        page,
+        limit,
+        meta: {
+          pages: Math.ceil(total / limit),
+          totalExact: exact,
+          nextCursor: hasMore && last ? encodeCursor({ createdAt: last.createdAt, id: last.id, page: page + 1 }) : null,
+        },
+      };
+    },
+  };
+}
+export type AttemptsService = ReturnType<typeof createAttemptsService>;

@@ -1,0 +1,333 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildApp } from "../../src/app.js";
+import { newId } from "../../src/ids.js";
+import type { VerificationMethod, VerificationStatus } from "../../src/kyc/tier.js";
+import { createAttemptsService } from "../../src/modules/attempts/attempts-service.js";
+import { createTestContext, type TestContext, type Tenant } from "../helpers/app.js";
+import { b64, jpeg } from "../helpers/images.js";
+
+const URL = "/api/identity/attempts";
+const INGEST = "/api/identity/nik/dukcapil";
+const ITEM_KEYS = ["apiKey", "createdAt", "customerId", "id", "method", "reason", "score", "status"];
+
+interface Row {
+  id: string;
+  customerId: string;
+  method: VerificationMethod;
+  status: VerificationStatus;
+  score: number | null;
+  reason: string | null;
+  createdAt: Date;
+  apiKeyId: string | null;
+}
+
+let ctx: TestContext;
+let bank: Tenant;
+let other: Tenant;
+let customers: string[];
+let theirCustomer: string;
+/** Every row of `bank`, as the test put it there. */
+const rows: Row[] = [];
+let postedIds: string[];
+
+const METHODS: VerificationMethod[] = ["nik_format", "nik_dukcapil", "ktp_capture", "face_liveness", "face_match"];
+const T0 = Date.parse("2026-11-01T00:00:00.000Z");
+
+/** The model's answer: newest first, id breaking ties. */
+function expected(filter: (r: Row) => boolean): Row[] {
+  return rows
+    .filter(filter)
+    .sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime() || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
+}
+
+const get = (t: Tenant, query: string) => ctx.app.inject({ method: "GET", url: `${URL}${query ? `?${query}` : ""}`, headers: t.auth });
+const ids = (body: { data: { id: string }[] }) => body.data.map((d) => d.id);
+
+beforeAll(async () => {
+  ctx = await createTestContext();
+  bank = await ctx.tenant({ limits: { "identity.nik.dukcapil": 100_000, "identity.attempts.list": 100_000 } });
+  other = await ctx.tenant({ limits: { "identity.attempts.list": 100_000 } });
+  customers = [await bank.customer(), await bank.customer(), await bank.customer()];
+  theirCustomer = await other.customer();
+
+  // Real verdicts through HTTP (their createdAt is now), with the key that submitted them.
+  const photo = b64(await jpeg(200, 240));
+  postedIds = [];
+  for (const [i, valid] of [true, false, false, true].entries()) {
+    const customerId = customers[i % 2]!;
+    const res = await bank.post(INGEST, valid ? { customerId, valid, photo, raw: { marker: "RAW-SECRET" } } : { customerId, valid, reason: `declined #${i}` });
+    expect(res.statusCode).toBe(201);
+    postedIds.push(res.json().verification.id);
+  }
+  await other.post(INGEST, { customerId: theirCustomer, valid: false, reason: "their decline" });
+
+  // Older history with known timestamps: every method, both statuses, and clusters sharing one millisecond.
+  const data = [];
+  for (let i = 0; i < 60; i++) {
+    const status: VerificationStatus = i % 3 === 0 ? "failed" : "verified";
+    data.push({
+      id: newId.verification(),
+      orgId: bank.orgId,
+      customerId: customers[i % 3]!,
+      method: METHODS[i % METHODS.length]!,
+      status,
+      score: status === "verified" ? 50 + (i % 50) : null,
+      reason: status === "failed" ? `reason ${i}` : null,
+      // every 4 rows share a millisecond, to prove ties never skip or repeat a row across pages
+      createdAt: new Date(T0 + Math.floor(i / 4) * 3_600_000),
+      apiKeyId: null,
+    });
+  }
+  await ctx.prisma.verification.createMany({ data });
+  // another org's history in the same period
+  await ctx.prisma.verification.createMany({
+    data: Array.from({ length: 10 }, (_, i) => ({
+      id: newId.verification(),
+      orgId: other.orgId,
+      customerId: theirCustomer,
+      method: "nik_dukcapil" as const,
+      status: "failed" as const,
+      reason: "theirs",
+      createdAt: new Date(T0 + i * 3_600_000),
+    })),
+  });
+  const stored = await ctx.prisma.verification.findMany({ where: { orgId: bank.orgId } });
+  rows.push(...stored.map((r) => ({ id: r.id, customerId: r.customerId, method: r.method, status: r.status, score: r.score, reason: r.reason, createdAt: r.createdAt, apiKeyId: r.apiKeyId })));
+});
+afterAll(() => ctx.close());
+
+describe("GET /api/identity/attempts: listing", () => {
+  it("lists the org's attempts newest first in the list envelope, with the submitting key's id and prefix", async () => {
+    const res = await get(bank, "");
+    expect(res.statusCode).toBe(200);
+    const body = res.json();
+    const want = expected(() => true);
+    expect(body).toMatchObject({ total: want.length, page: 1, limit: 20, meta: { pages: Math.ceil(want.length / 20), totalExact: true } });
+    expect(ids(body)).toEqual(want.slice(0, 20).map((r) => r.id));
+    expect(body.data.slice(0, 4).map((d: { id: string }) => d.id)).toEqual([...postedIds].reverse());
+    const first = body.data[0];
+    expect(Object.keys(first).sort()).toEqual(ITEM_KEYS);
+    const key = await ctx.prisma.apiKey.findUniqueOrThrow({ where: { id: bank.keyId } });
+    expect(first).toEqual({
+      id: postedIds[3],
+      customerId: customers[1],
+      method: "nik_dukcapil",
+      status: "verified",
+      score: 100,
+      reason: null,
+      createdAt: want[0]!.createdAt.toISOString(),
+      apiKey: { id: bank.keyId, prefix: key.prefix },
+    });
+    expect(body.data[1]).toMatchObject({ status: "failed", reason: "declined #2", score: null });
+    // rows written without a key say so
+    expect(body.data[4].apiKey).toBeNull();
+    // never raw, photo or the key
+    expect(res.body).not.toContain("RAW-SECRET");
+    expect(res.body).not.toContain(bank.key);
+    expect(res.body).not.toMatch(/raw|photo/i);
+  });
+
+  it("filters by method, status, customerId, from and to, alone", async () => {
+    const cases: [string, (r: Row) => boolean][] = [
+      ["method=nik_dukcapil", (r) => r.method === "nik_dukcapil"],
+      ["method=face_match", (r) => r.method === "face_match"],
+      ["status=failed", (r) => r.status === "failed"],
+      ["status=verified", (r) => r.status === "verified"],
+      [`customerId=${customers[2]}`, (r) => r.customerId === customers[2]],
+      ["from=2026-11-02T00:00:00Z", (r) => r.createdAt.getTime() >= Date.parse("2026-11-02T00:00:00Z")],
+      ["to=2026-11-01T06:00:00.000Z", (r) => r.createdAt.getTime() < Date.parse("2026-11-01T06:00:00Z")],
+    ];
+    for (const [query, filter] of cases) {
+      const want = expected(filter);
+      expect(want.length, query).toBeGreaterThan(0);
+      const body = (await get(bank, `${query}&limit=100`)).json();
+      expect(ids(body), query).toEqual(want.map((r) => r.id));
+      expect(body.total, query).toBe(want.length);
+    }
+  });
+
+  it("filters combined: last week's failed Dukcapil attempts of one customer", async () => {
+    const from = "2026-11-01T05:00:00+07:00"; // = 2026-10-31T22:00Z
+    const to = "2026-11-02T12:00:00Z";
+    const cases: [string, (r: Row) => boolean][] = [
+      ["method=nik_dukcapil&status=failed", (r) => r.method === "nik_dukcapil" && r.status === "failed"],
+      [
+        `method=ktp_capture&status=failed&customerId=${customers[0]}&from=${encodeURIComponent(from)}&to=${to}`,
+        (r) => r.method === "ktp_capture" && r.status === "failed" && r.customerId === customers[0] && r.createdAt >= new Date(from) && r.createdAt < new Date(to),
+      ],
+      [
+        `status=failed&from=2026-11-01T03:00:00Z&to=${to}`,
+        (r) => r.status === "failed" && r.createdAt >= new Date("2026-11-01T03:00:00Z") && r.createdAt < new Date(to),
+      ],
+      // an unencoded "+07:00" arrives as " 07:00" and still means +07:00
+      [`from=2026-11-01T12:00:00+07:00&method=face_liveness`, (r) => r.method === "face_liveness" && r.createdAt >= new Date("2026-11-01T05:00:00Z")],
+    ];
+    for (const [query, filter] of cases) {
+      const want = expected(filter);
+      expect(want.length, query).toBeGreaterThan(0);
+      const body = (await get(bank, `${query}&limit=100`)).json();
+      expect(ids(body), query).toEqual(want.map((r) => r.id));
+      expect(body.total).toBe(want.length);
+    }
+  });
+
+  it("an empty result is a 200 with an empty page", async () => {
+    const body = (await get(bank, "method=nik_format&status=failed&from=2030-01-01T00:00:00Z")).json();
+    expect(body).toEqual({ data: [], total: 0, page: 1, limit: 20, meta: { pages: 0, totalExact: true, nextCursor: null } });
+  });
+});
+
+describe("GET /api/identity/attempts: paging", () => {
+  it("page/limit walk every row once, in order; past the last page is empty", async () => {
+    const want = expected(() => true).map((r) => r.id);
+    const seen: string[] = [];
+    const pages = Math.ceil(want.length / 7);
+    for (let page = 1; page <= pages; page++) {
+      const body = (await get(bank, `limit=7&page=${page}`)).json();
+      expect(body).toMatchObject({ page, limit: 7, total: want.length, meta: { pages } });
+      expect(body.meta.nextCursor === null).toBe(page === pages);
+      seen.push(...ids(body));
+    }
+    expect(seen).toEqual(want);
+    const beyond = (await get(bank, `limit=7&page=${pages + 1}`)).json();
+    expect(beyond).toMatchObject({ data: [], page: pages + 1, meta: { nextCursor: null } });
+  });
+
+  it("the cursor walks every row once, in order, across millisecond ties, and knows its page number", async () => {
+    for (const [query, filter] of [
+      ["", () => true],
+      ["method=nik_dukcapil", (r: Row) => r.method === "nik_dukcapil"],
+      [`status=verified&customerId=${customers[1]}`, (r: Row) => r.status === "verified" && r.customerId === customers[1]],
+    ] as const) {
+      const want = expected(filter).map((r) => r.id);
+      for (const limit of [1, 3, 4, 100]) {
+        const seen: string[] = [];
+        let cursor: string | null = null;
+        let page = 0;
+        do {
+          const res = await get(bank, [query, `limit=${limit}`, cursor ? `cursor=${cursor}` : ""].filter(Boolean).join("&"));
+          expect(res.statusCode).toBe(200);
+          const body = res.json();
+          page++;
+          expect(body.page).toBe(page);
+          expect(body.data.length).toBeLessThanOrEqual(limit);
+          seen.push(...ids(body));
+          cursor = body.meta.nextCursor;
+        } while (cursor);
+        expect(seen, `${query} limit=${limit}`).toEqual(want);
+        expect(page).toBe(Math.max(1, Math.ceil(want.length / limit)));
+      }
+    }
+  });
+
+  it("a cursor page does not shift when newer attempts arrive (an offset page does)", async () => {
+    const customerId = await bank.customer();
+    const first = (await get(bank, "limit=5")).json();
+    const byCursor = (await get(bank, `limit=5&cursor=${first.meta.nextCursor}`)).json();
+    const byPage = (await get(bank, "limit=5&page=2")).json();
+    expect(ids(byCursor)).toEqual(ids(byPage));
+    // a new attempt lands at the head of the list
+    const res = await bank.post(INGEST, { customerId, valid: false, reason: "new" });
+    rows.push({ ...(await ctx.prisma.verification.findUniqueOrThrow({ where: { id: res.json().verification.id } })) });
+    expect(ids((await get(bank, `limit=5&cursor=${first.meta.nextCursor}`)).json())).toEqual(ids(byCursor));
+    expect(ids((await get(bank, "limit=5&page=2")).json())).not.toEqual(ids(byPage));
+  });
+
+  it("limit defaults to 20 and is capped at 100", async () => {
+    expect((await get(bank, "")).json().data).toHaveLength(20);
+    expect((await get(bank, "limit=100")).json().data).toHaveLength(Math.min(100, rows.length));
+    for (const q of ["limit=101", "limit=0", "limit=-1", "limit=2.5", "limit=ten"]) {
+      const res = await get(bank, q);
+      expect(res.statusCode, q).toBe(400);
+      expect(res.json().details.fieldErrors, q).toHaveProperty("limit");
+    }
+  });
+
+  it("past the exact-count cap, total is an estimate flagged as such and never below what was seen", async () => {
+    // The same routes on a service whose cap is tiny, so the estimate path runs on a small table.
+    const services = { ...ctx.services, attempts: createAttemptsService({ prisma: ctx.prisma, exactCountCap: 5 }) };
+    const app = await buildApp({ prisma: ctx.prisma, services, logLevel: "silent" });
+    try {
+      const res = await app.inject({ method: "GET", url: `${URL}?limit=10&page=3`, headers: bank.auth });
+      const body = res.json();
+      expect(res.statusCode).toBe(200);
+      expect(body.meta.totalExact).toBe(false);
+      expect(body.total).toBeGreaterThanOrEqual(30);
+      expect(body.meta.pages).toBe(Math.ceil(body.total / 10));
+      expect(ids(body)).toEqual(expected(() => true).slice(20, 30).map((r) => r.id));
+      const small = (await app.inject({ method: "GET", url: `${URL}?customerId=${customers[2]}&method=nik_format`, headers: bank.auth })).json();
+      expect(small.meta.totalExact).toBe(true);
+      expect(small.total).toBe(expected((r) => r.customerId === customers[2] && r.method === "nik_format").length);
+    } finally {
+      await app.close();
+    }
+  });
+});
+
+describe("GET /api/identity/attempts: refusals and tenancy", () => {
+  it("400 with field errors for bad filter values", async () => {
+    const cases: [string, string][] = [
+      ["method=nik_magic", "method"],
+      ["status=pending", "status"],
+      ["customerId=NOT A CUID", "customerId"],
+      ["from=yesterday", "from"],
+      ["from=2026-11-01", "from"],
+      ["to=2026-11-01T00:00:00", "to"],
+      ["from=2026-11-02T00:00:00Z&to=2026-11-01T00:00:00Z", "to"],
+      ["page=0", "page"],
+      ["page=x", "page"],
+      ["cursor=not-a-cursor", "cursor"],
+      [`cursor=${Buffer.from("123.ver_X.1").toString("base64url")}`, "cursor"],
+      ["sort=asc", "sort"],
+      ["method=nik_format&method=face_match", "method"],
+    ];
+    for (const [query, field] of cases) {
+      const res = await get(bank, query);
+      expect(res.statusCode, query).toBe(400);
+      expect(res.json(), query).toMatchObject({ code: "validation_failed" });
+      expect(res.json().details.fieldErrors, query).toHaveProperty(field);
+    }
+  });
+
+  it("400 when page and cursor are combined", async () => {
+    const first = (await get(bank, "limit=2")).json();
+    const res = await get(bank, `limit=2&page=2&cursor=${first.meta.nextCursor}`);
+    expect(res.statusCode).toBe(400);
+    expect(res.json().details.fieldErrors).toHaveProperty("page");
+  });
+
+  it("only ever the caller's org: no filter, cursor or customer id reaches another org's rows", async () => {
+    const theirs = (await get(other, "limit=100")).json();
+    expect(theirs.total).toBe(11);
+    expect(theirs.data.every((d: { customerId: string }) => d.customerId === theirCustomer)).toBe(true);
+    const ours = new Set(rows.map((r) => r.id));
+    expect(theirs.data.some((d: { id: string }) => ours.has(d.id))).toBe(false);
+
+    // our filters naming their customer find nothing
+    const cross = (await get(bank, `customerId=${theirCustomer}`)).json();
+    expect(cross).toMatchObject({ data: [], total: 0 });
+    // our cursor used by them stays in their org
+    const ourFirst = (await get(bank, "limit=3")).json();
+    const viaOurCursor = (await get(other, `limit=100&cursor=${ourFirst.meta.nextCursor}`)).json();
+    expect(viaOurCursor.data.every((d: { customerId: string }) => d.customerId === theirCustomer)).toBe(true);
+    // and their rows never show in ours
+    const all = (await get(bank, "limit=100&method=nik_dukcapil")).json();
+    expect(all.data.some((d: { customerId: string }) => d.customerId === theirCustomer)).toBe(false);
+  });
+
+  it("401 without a key, 403 without verifications:view", async () => {
+    expect((await ctx.app.inject({ method: "GET", url: URL })).statusCode).toBe(401);
+    const narrow = await ctx.tenant({ scopes: ["customers:view"] });
+    const res = await get(narrow, "");
+    expect(res.statusCode).toBe(403);
+    expect(res.json()).toMatchObject({ error: "missing scope: verifications:view" });
+  });
+
+  it("is limited in its own bucket, identity.attempts.list", async () => {
+    const limited = await ctx.tenant({ limits: { "identity.attempts.list": 1 } });
+    expect((await get(limited, "")).statusCode).toBe(200);
+    const res = await get(limited, "");
+    expect(res.statusCode).toBe(429);
+    expect(res.json()).toMatchObject({ bucket: "identity.attempts.list", limit: 1 });
+  });
+});
