@@ -5,10 +5,12 @@ import { serializerCompiler, validatorCompiler } from "fastify-type-provider-zod
 import { ulid } from "ulid";
 import type { PrismaClient } from "./db/types.js";
 import { loggerOptions } from "./logging.js";
+import { createMetrics, type Metrics } from "./metrics.js";
 import authPlugin from "./plugins/auth.js";
 import errorHandler from "./plugins/error-handler.js";
 import idempotencyPlugin from "./plugins/idempotency.js";
 import jsonBody from "./plugins/json-body.js";
+import metricsPlugin from "./plugins/metrics.js";
 import rateLimitPlugin from "./plugins/rate-limit.js";
 import { attemptsRoutes } from "./modules/attempts/attempts-routes.js";
 import { customersRoutes } from "./modules/customers/customers-routes.js";
@@ -23,6 +25,8 @@ export interface AppOptions {
   redis?: Redis;
   logLevel?: string;
   trustProxy?: boolean;
+  /** The server passes its registry (scraped on the metrics listener); tests get a fresh one. */
+  metrics?: Metrics;
 }
 
 /** Default cap for request bodies; the ingest route raises its own (INGEST_LIMITS.bodyBytes). */
@@ -61,6 +65,10 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
 
   // app plugins
   await app.register(errorHandler);
+  await app.register(metricsPlugin, {
+    metrics: opts.metrics ?? createMetrics({ pingDatabase: () => opts.prisma.$queryRaw`SELECT 1` }),
+    dukcapil: opts.services.dukcapil,
+  });
   await app.register(jsonBody);
   await app.register(authPlugin, { apiKeys: opts.services.apiKeys });
   await app.register(rateLimitPlugin, { redis: opts.redis });

@@ -1,22 +1,36 @@
-// Every environment variable the service reads, validated once at start-up.
+// Every environment variable the service reads, validated once at start-up. Each bad or missing variable is
+// one line ("NAME: what is wrong"), never its value (some are secrets). README "Configuration" lists them all.
 import path from "node:path";
 import { z } from "zod";
+import { parseSealingKeys } from "./crypto/seal.js";
 
 const optionalString = z
   .string()
   .optional()
   .transform((v) => (v === undefined || v.trim() === "" ? undefined : v.trim()));
 
+const port = () => z.coerce.number({ error: "must be a port number (0-65535)" }).int("must be a port number (0-65535)").min(0).max(65535);
+
+const LOOPBACK = new Set(["127.0.0.1", "::1", "localhost"]);
+const METRICS_TOKEN_MIN = 32;
+
 const envSchema = z.object({
   NODE_ENV: z.enum(["development", "test", "production"]).default("development"),
   HOST: z.string().min(1).default("127.0.0.1"),
-  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  PORT: port().default(3000),
   DATA_DIR: z.string().min(1).default("./.data"),
   DATABASE_URL: optionalString.refine((v) => v === undefined || /^postgres(ql)?:\/\//.test(v), {
     message: "must be a postgresql:// URL (leave unset for the embedded database)",
   }),
   DATABASE_POOL_MAX: z.coerce.number().int().min(1).max(200).default(10),
-  SEALING_KEYS: optionalString,
+  SEALING_KEYS: optionalString.superRefine((v, ctx) => {
+    if (v === undefined) return;
+    try {
+      parseSealingKeys(v);
+    } catch (err) {
+      ctx.addIssue({ code: "custom", message: (err as Error).message });
+    }
+  }),
   REDIS_URL: optionalString.refine((v) => v === undefined || /^rediss?:\/\//.test(v), {
     message: "must be a redis:// or rediss:// URL",
   }),
@@ -25,11 +39,31 @@ const envSchema = z.object({
     .enum(["true", "false"])
     .default("false")
     .transform((v) => v === "true"),
+  // Prometheus metrics are served on their own listener, never on the API port (see README "Metrics").
+  METRICS_PORT: optionalString.transform((v, ctx) => {
+    if (v === undefined || v === "off") return v;
+    if (!/^\d{1,5}$/.test(v) || Number(v) > 65535) {
+      ctx.addIssue({ code: "custom", message: "must be a port number (0-65535) or off" });
+      return z.NEVER;
+    }
+    return Number(v);
+  }),
+  METRICS_HOST: z.string().min(1).default("127.0.0.1"),
   // The face engine (README "Face templates"): `off` makes every enrolment a stub with cause engine_off.
   FACE_ENGINE: z.enum(["human", "off"]).default("human"),
   FACE_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(3000),
   FACE_WORKERS: z.coerce.number().int().min(1).max(16).default(1),
+  METRICS_TOKEN: optionalString.refine((v) => v === undefined || v.length >= METRICS_TOKEN_MIN, {
+    message: `must be at least ${METRICS_TOKEN_MIN} characters (e.g. openssl rand -hex 32)`,
+  }),
 });
+
+export interface MetricsConfig {
+  host: string;
+  port: number;
+  /** When set, scrapes must send `Authorization: Bearer <token>`. */
+  token?: string;
+}
 
 export interface FaceConfig {
   engine: "human" | "off";
@@ -50,7 +84,11 @@ export interface Config {
   redisUrl?: string;
   logLevel: string;
   trustProxy: boolean;
+  /** Absent when METRICS_PORT is unset or off. */
+  metrics?: MetricsConfig;
   face: FaceConfig;
+  /** Allowed but worth an operator's attention; the server logs each at start. */
+  warnings: string[];
 }
 
 export class ConfigError extends Error {
@@ -60,14 +98,40 @@ export class ConfigError extends Error {
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const parsed = envSchema.safeParse(env);
-  if (!parsed.success) {
-    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`));
-  }
-  const e = parsed.data;
+  // Each variable on its own, so one run reports every bad variable, not just the first kind of problem.
   const problems: string[] = [];
-  if (e.NODE_ENV === "production" && !e.SEALING_KEYS) {
-    problems.push("SEALING_KEYS: required in production (biometric data must never be sealed with a generated key)");
+  const warnings: string[] = [];
+  const values: Record<string, unknown> = {};
+  for (const [name, schema] of Object.entries(envSchema.shape)) {
+    const r = schema.safeParse(env[name], {
+      // Messages never echo the value: SEALING_KEYS, METRICS_TOKEN and DATABASE_URL hold secrets.
+      error: (issue) => (issue.input === undefined ? "required" : undefined),
+    });
+    if (r.success) values[name] = r.data;
+    else problems.push(...r.error.issues.map((i) => `${name}: ${i.message}`));
+  }
+  const e = values as z.output<typeof envSchema>;
+  const production = e.NODE_ENV === "production";
+
+  if (production && !e.SEALING_KEYS && !problems.some((p) => p.startsWith("SEALING_KEYS:"))) {
+    problems.push(
+      "SEALING_KEYS: required in production (biometric data must never be sealed with a generated key; " +
+        "make one with: npm run --silent admin -- sealing-key generate)",
+    );
+  }
+
+  const metricsOn = e.METRICS_PORT !== undefined && e.METRICS_PORT !== "off";
+  if (metricsOn && production && !e.METRICS_TOKEN && !LOOPBACK.has(e.METRICS_HOST)) {
+    problems.push(`METRICS_TOKEN: required in production when metrics listen on ${e.METRICS_HOST} (not loopback)`);
+  }
+  if (metricsOn && e.METRICS_PORT === e.PORT && e.PORT !== 0) {
+    problems.push("METRICS_PORT: must differ from PORT (metrics are never served on the API listener)");
+  }
+  if (production && (e.LOG_LEVEL === "debug" || e.LOG_LEVEL === "trace")) {
+    warnings.push(`LOG_LEVEL: ${e.LOG_LEVEL} in production logs far more request detail than needed; use info`);
+  }
+  if (production && !e.DATABASE_URL && e.REDIS_URL) {
+    warnings.push("REDIS_URL: set with the embedded database (one node); Redis only matters for replicas on PostgreSQL");
   }
   if (problems.length) throw new ConfigError(problems);
   return {
@@ -81,6 +145,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     redisUrl: e.REDIS_URL,
     logLevel: e.LOG_LEVEL,
     trustProxy: e.TRUST_PROXY,
+    metrics: metricsOn ? { host: e.METRICS_HOST, port: e.METRICS_PORT as number, token: e.METRICS_TOKEN } : undefined,
     face: { engine: e.FACE_ENGINE, timeoutMs: e.FACE_TIMEOUT_MS, workers: e.FACE_WORKERS },
+    warnings,
   };
 }

@@ -6,6 +6,7 @@ import { adminSocketPath, startAdminSocket } from "./cli/admin-socket.js";
 import { runAdminCommand } from "./cli/commands.js";
 import { ConfigError, loadConfig, type Config } from "./config.js";
 import { loggerOptions } from "./logging.js";
+import { createMetrics, startMetricsServer } from "./metrics.js";
 import { acquireDataDirLock, type DataDirLock } from "./runtime/data-dir-lock.js";
 import { openRuntime } from "./runtime/open.js";
 
@@ -23,6 +24,7 @@ try {
   throw err;
 }
 const log = pino(loggerOptions(config.logLevel));
+for (const w of config.warnings) log.warn(`config warning: ${w}`);
 
 async function main() {
   // The embedded database belongs to exactly one process; wait briefly if an admin command holds it.
@@ -42,14 +44,21 @@ async function main() {
     : undefined;
   redis?.on("error", (err) => log.warn({ err: err.message }, "redis connection error"));
 
+  const metrics = createMetrics({
+    pingDatabase: () => runtime.db.prisma.$queryRaw`SELECT 1`,
+    poolStats: runtime.db.poolStats,
+    processMetrics: true,
+  });
   const app = await buildApp({
     prisma: runtime.db.prisma,
     services: runtime.services,
     redis,
     logLevel: config.logLevel,
     trustProxy: config.trustProxy,
+    metrics,
   });
   await app.listen({ host: config.host, port: config.port });
+  const metricsServer = config.metrics ? await startMetricsServer({ registry: metrics.registry, ...config.metrics }) : undefined;
   app.server.headersTimeout = 10_000; // slow-header clients are cut off after 10 s
   app.server.requestTimeout = 30_000;
 
@@ -70,7 +79,15 @@ async function main() {
   }, LAST_USED_FLUSH_MS);
   flushTimer.unref();
 
-  log.info({ url: `http://${config.host}:${config.port}`, database: runtime.db.kind, env: config.env }, "service ready");
+  log.info(
+    {
+      url: `http://${config.host}:${config.port}`,
+      metrics: metricsServer ? `http://${config.metrics!.host}:${metricsServer.port}/metrics` : "off",
+      database: runtime.db.kind,
+      env: config.env,
+    },
+    "service ready",
+  );
 
   let stopping = false;
   const shutdown = async (signal: string) => {
@@ -85,6 +102,7 @@ async function main() {
     try {
       clearInterval(flushTimer);
       await app.close(); // stops accepting, waits for in-flight requests
+      await metricsServer?.close();
       await admin?.close();
       await runtime.close();
       await redis?.quit().catch(() => {});

@@ -1,6 +1,7 @@
 // The one place that knows the two database modes: PostgreSQL (production, replicas) and the embedded,
 // in-process PGlite under the data directory (the default: nothing else to install).
 import path from "node:path";
+import pg from "pg";
 import { PrismaPg } from "@prisma/adapter-pg";
 import type { SqlMigrationAwareDriverAdapterFactory } from "@prisma/driver-adapter-utils";
 import { PrismaPGlite } from "pglite-prisma-adapter";
@@ -22,6 +23,8 @@ export interface Database {
   close(): Promise<void>;
   /** The PGlite instance in embedded mode (tests use it to dump a migrated cluster). */
   pglite?: PGlite;
+  /** PostgreSQL only: the connection pool's state (metrics). */
+  poolStats?: () => { total: number; idle: number; waiting: number };
 }
 
 // PGlite serves one connection, so interactive transactions queue behind each other; Prisma's default
@@ -35,13 +38,17 @@ export async function openDatabase(cfg: DatabaseConfig): Promise<Database> {
   let migrationAdapter: SqlMigrationAwareDriverAdapterFactory;
   let close: () => Promise<void>;
   let pglite: PGlite | undefined;
+  let poolStats: Database["poolStats"];
   if (cfg.kind === "postgres") {
-    const adapter = new PrismaPg({
+    // Our own pool (handed to the adapter, which ends it on disconnect) so its state can be observed.
+    const pool = new pg.Pool({
       connectionString: cfg.url,
       max: cfg.poolMax ?? 10,
       connectionTimeoutMillis: 3_000,
       idleTimeoutMillis: 30_000,
     });
+    poolStats = () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount });
+    const adapter = new PrismaPg(pool, { disposeExternalPool: true });
     prisma = new PrismaClient({ adapter, transactionOptions: PG_TX });
     migrationAdapter = pgMigrationFactory(cfg.url);
     close = () => prisma.$disconnect();
@@ -59,6 +66,7 @@ export async function openDatabase(cfg: DatabaseConfig): Promise<Database> {
     kind: cfg.kind,
     prisma,
     pglite,
+    poolStats,
     close,
     async migrate() {
       const m = await Migrator.open({ adapter: migrationAdapter });

@@ -10,7 +10,7 @@ import { customersDal } from "../customers/customers-dal.js";
 import { enrolmentsDal } from "../enrolments/enrolments-dal.js";
 import { tierEventsDal } from "../kyc/kyc-dal.js";
 import { verificationsDal } from "../verifications/verifications-dal.js";
-import type { DukcapilVerdictInput, DukcapilVerdictResult } from "./dukcapil-types.js";
+import type { DukcapilRecorded, DukcapilVerdictInput, DukcapilVerdictResult } from "./dukcapil-types.js";
 
 const DUKCAPIL_SCORE = 100;
 
@@ -22,7 +22,14 @@ export interface DukcapilServiceDeps {
 }
 
 export function createDukcapilService({ prisma, sealer, face, now = () => new Date() }: DukcapilServiceDeps) {
+  const observers = new Set<(event: DukcapilRecorded) => void>();
   return {
+    /** Called after each verdict commits (metrics count them); returns the unsubscribe function. */
+    onRecorded(listener: (event: DukcapilRecorded) => void): () => void {
+      observers.add(listener);
+      return () => observers.delete(listener);
+    },
+
     /**
      * `alsoInTransaction` runs last inside the verdict's transaction with the result (the idempotency layer
      * stores the response there, so a verdict is never committed without its replayable response).
@@ -67,7 +74,7 @@ export function createDukcapilService({ prisma, sealer, face, now = () => new Da
           ? null
           : new Uint8Array(sealer.seal(Buffer.from(input.rawText, "utf8"), { purpose: "verification.raw", rowId: verificationId }));
 
-      return prisma.$transaction(async (tx) => {
+      const recorded = await prisma.$transaction(async (tx) => {
         const customer = await customersDal.lockInOrg(tx, input.orgId, input.customerId);
         if (!customer) throw new NotFoundError("customer");
         const at = now();
@@ -123,6 +130,18 @@ export function createDukcapilService({ prisma, sealer, face, now = () => new Da
         await alsoInTransaction?.(tx, result);
         return result;
       });
+      const event: DukcapilRecorded = {
+        status: recorded.verification.status,
+        enrolment: enrolment ? { source: "dukcapil", fallbackStub: enrolment.fallbackStub, fallbackCause: enrolment.fallbackCause } : null,
+      };
+      for (const notify of observers) {
+        try {
+          notify(event);
+        } catch {
+          // an observer's bug must not turn a committed verdict into an error reply
+        }
+      }
+      return recorded;
     },
   };
 }

@@ -15,3 +15,9 @@ export interface DukcapilVerdictResult {
   verification: { id: string; status: "verified"; score: number } | { id: string; status: "failed" };
   enrolment: { id: string; source: "dukcapil"; fallbackStub: boolean } | null;
 }
+
+/** What the ingest tells its observers (metrics) once a verdict has committed. */
+export interface DukcapilRecorded {
+  status: "verified" | "failed";
+  enrolment: { source: "dukcapil"; fallbackStub: boolean; fallbackCause: string | null } | null;
+}
