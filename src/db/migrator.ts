@@ -2,6 +2,7 @@
 // these machines, so migrations run on @prisma/schema-engine-wasm (the same engine commit as prisma 7.10.0)
 // driven through a driver adapter. Reads and writes Prisma's standard prisma/migrations layout and the
 // standard `_prisma_migrations` table, so the native CLI keeps working wherever it is available.
+import { existsSync } from "node:fs";
 import { mkdir, readFile, readdir, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import path from "node:path";
@@ -15,7 +16,14 @@ import {
 
 const LOCKFILE = "migration_lock.toml";
 const NO_FILTER: SchemaFilter = { externalTables: [], externalEnums: [] };
-const ROOT = path.resolve(import.meta.dirname, "../..");
+/** The project root (where package.json and prisma/ live): src/db/ when run by tsx, dist/src/db/ when built. */
+function projectRoot(from: string): string {
+  for (let dir = from; ; dir = path.dirname(dir)) {
+    if (existsSync(path.join(dir, "package.json"))) return dir;
+    if (path.dirname(dir) === dir) throw new Error(`no package.json above ${from}`);
+  }
+}
+const ROOT = projectRoot(import.meta.dirname);
 export const SCHEMA_PATH = path.join(ROOT, "prisma/schema.prisma");
 export const MIGRATIONS_DIR = path.join(ROOT, "prisma/migrations");
 
