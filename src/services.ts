@@ -7,6 +7,7 @@ import { createAttemptsService } from "./modules/attempts/attempts-service.js";
 import { createCustomersService } from "./modules/customers/customers-service.js";
 import { createDukcapilService } from "./modules/dukcapil/dukcapil-service.js";
 import { createEnrolmentsService } from "./modules/enrolments/enrolments-service.js";
+import { createIdempotencyService } from "./modules/idempotency/idempotency-service.js";
 import { createKycService } from "./modules/kyc/kyc-service.js";
 import { createOrgsService } from "./modules/orgs/orgs-service.js";
 
@@ -23,6 +24,7 @@ export function createServices({ prisma, sealer, face }: CoreDeps) {
     customers: createCustomersService({ prisma }),
     dukcapil: createDukcapilService({ prisma, sealer, face }),
     enrolments: createEnrolmentsService({ prisma, sealer, face }),
+    idempotency: createIdempotencyService({ prisma }),
     kyc: createKycService({ prisma }),
     attempts: createAttemptsService({ prisma }),
   };
