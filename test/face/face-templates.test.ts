@@ -104,6 +104,21 @@ describe("face templates on the Dukcapil ingest", () => {
   });
 });
 
+describe("the time budget", () => {
+  it("a photo not done within FACE_TIMEOUT_MS gets cause timeout, and close() ends the engine", async () => {
+    // A second engine whose budget is shorter than its model load: the photo waits for a worker and times out.
+    // It is closed before it finishes loading, so it costs a thread start, not a second copy of the models.
+    const slow = startHumanFaceEngine({ workers: 1, timeoutMs: 30 });
+    try {
+      expect(await slow.template(alice)).toEqual({ ok: false, cause: "timeout" });
+      expect(await slow.detect(alice)).toEqual({ ok: false, cause: "timeout" });
+    } finally {
+      await slow.close();
+    }
+    expect(await slow.template(alice)).toEqual({ ok: false, cause: "engine_error" });
+  });
+});
+
 describe("admin: enrolments retemplate", () => {
   it("turns stubs into templates, resumably, and leaves no-face stubs with their cause", async () => {
     // Stubs written while the engine was off (same database, same keys).
