@@ -1,0 +1,211 @@
+// npm run smoke:prod: the container image's steps, replayed without Docker (no engine runs on these machines).
+// From the git-tracked files only, in a temp dir: npm ci, build, prune dev dependencies; then start the built
+// service exactly as the Dockerfile's CMD does, with NODE_ENV=production and ONLY the production environment
+// (the Dockerfile's ENV plus the secrets an operator provides), on a fresh PostgreSQL database; wait for
+// /readyz; check the HEALTHCHECK command; create an org, key and customer with the admin CLI as the image runs
+// it; post one verified verdict; read the metrics listener; stop with SIGTERM and expect exit 0.
+//
+// This driver runs from the checkout (it needs pg and sharp, which a pruned tree may not have); everything
+// it starts runs from the pruned copy, so a runtime dependency that only dev installs provide fails here.
+//
+// Env: SMOKE_DATABASE_URL (else TEST_DATABASE_URL, else postgresql://postgres@127.0.0.1:5432/postgres),
+// SMOKE_KEEP=1 keeps the temp dir.
+import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { copyFile, mkdir, mkdtemp, readFile, rm, stat } from "node:fs/promises";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
+import pg from "pg";
+import sharp from "sharp";
+
+const run = promisify(execFile);
+const ROOT = path.resolve(import.meta.dirname, "..");
+const ADMIN_URL = process.env.SMOKE_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
+const started = performance.now();
+const timings: Record<string, number> = {};
+
+async function step<T>(name: string, fn: () => Promise<T>): Promise<T> {
+  const t = performance.now();
+  process.stdout.write(`smoke: ${name} … `);
+  const result = await fn();
+  timings[name] = Math.round(performance.now() - t);
+  process.stdout.write(`ok (${(timings[name] / 1000).toFixed(1)} s)\n`);
+  return result;
+}
+
+function check(cond: unknown, message: string): asserts cond {
+  if (!cond) throw new Error(message);
+}
+
+async function sh(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = process.env) {
+  try {
+    return await run(cmd, args, { cwd, env, maxBuffer: 64 * 1024 * 1024 });
+  } catch (err) {
+    const e = err as { stdout?: string; stderr?: string; message: string };
+    throw new Error(`${cmd} ${args.join(" ")} failed: ${e.message}\n${e.stdout ?? ""}${e.stderr ?? ""}`);
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** What the Dockerfile's runtime stage declares: its ENV, its CMD and its HEALTHCHECK command. */
+function parseDockerfile(text: string) {
+  const joined = text.replace(/\\\n\s*/g, " ");
+  const runtime = joined.slice(joined.lastIndexOf("\nFROM "));
+  const env: Record<string, string> = {};
+  for (const m of runtime.matchAll(/^ENV (.+)$/gm)) {
+    for (const kv of m[1]!.trim().split(/\s+/)) {
+      const i = kv.indexOf("=");
+      env[kv.slice(0, i)] = kv.slice(i + 1);
+    }
+  }
+  const cmd = JSON.parse(/^CMD (\[.+\])$/m.exec(runtime)?.[1] ?? "null") as string[] | null;
+  const health = JSON.parse(/^HEALTHCHECK .*?CMD (\[.+\])$/m.exec(runtime)?.[1] ?? "null") as string[] | null;
+  const workdir = /^WORKDIR (.+)$/m.exec(runtime)?.[1];
+  check(cmd && health && workdir === "/app", "Dockerfile: runtime stage needs WORKDIR /app, an exec-form CMD and HEALTHCHECK");
+  return { env, cmd, health };
+}
+
+async function main() {
+  const work = await mkdtemp(path.join(os.tmpdir(), "qe-smoke-"));
+  const app = path.join(work, "app");
+  const dbName = `qe_smoke_${process.pid}_${randomBytes(3).toString("hex")}`;
+  const admin = new pg.Client({ connectionString: ADMIN_URL });
+  let server: ChildProcess | undefined;
+  try {
+    const docker = parseDockerfile(await readFile(path.join(ROOT, "Dockerfile"), "utf8"));
+
+    await step("copy the git-tracked files", async () => {
+      const { stdout } = await sh("git", ["ls-files", "-z"], ROOT);
+      const files = stdout.split("\0").filter(Boolean);
+      for (const f of files) {
+        const from = path.join(ROOT, f);
+        if (!(await stat(from).catch(() => undefined))?.isFile()) continue; // deleted in the working tree
+        await mkdir(path.dirname(path.join(app, f)), { recursive: true });
+        await copyFile(from, path.join(app, f));
+      }
+      check(files.includes("Dockerfile") && files.includes("package-lock.json"), "Dockerfile and package-lock.json must be tracked");
+    });
+    await step("npm ci", () => sh("npm", ["ci", "--no-audit", "--no-fund", "--prefer-offline"], app));
+    await step("npm run build", () => sh("npm", ["run", "build"], app));
+    await step("npm prune --omit=dev", async () => {
+      await sh("npm", ["prune", "--omit=dev", "--no-audit", "--no-fund"], app);
+      for (const dev of ["typescript", "vitest", "prisma", "@redocly/cli"]) {
+        check(!(await stat(path.join(app, "node_modules", dev)).catch(() => undefined)), `devDependency ${dev} survived the prune`);
+      }
+    });
+
+    const port = await freePort();
+    const metricsPort = await freePort();
+    const metricsToken = randomBytes(24).toString("hex");
+    const databaseUrl = await step("create a fresh PostgreSQL database", async () => {
+      await admin.connect();
+      await admin.query(`CREATE DATABASE ${dbName}`);
+      const u = new URL(ADMIN_URL);
+      u.pathname = `/${dbName}`;
+      return u.toString();
+    });
+    // Only what the container would have: PATH/HOME for node itself, the image's ENV, the operator's secrets.
+    const baseEnv: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: work, ...docker.env };
+    const cli = async (args: string[], env: NodeJS.ProcessEnv) => {
+      const { stdout } = await sh(process.execPath, ["dist/src/cli/admin.js", ...args], app, env);
+      return JSON.parse(stdout) as Record<string, unknown>;
+    };
+    const sealingKeys = await step("generate SEALING_KEYS with the CLI", async () => {
+      const { entry } = (await cli(["sealing-key", "generate"], { ...baseEnv, DATA_DIR: path.join(work, "data") })) as { entry: string };
+      check(/^[A-Za-z0-9_.-]+:[A-Za-z0-9+/]{43}=$/.test(entry), "sealing-key generate printed no key entry");
+      return entry;
+    });
+    const env: NodeJS.ProcessEnv = {
+      ...baseEnv,
+      NODE_ENV: "production",
+      HOST: "127.0.0.1", // the image binds 0.0.0.0; here nothing outside this machine should reach it
+      PORT: String(port),
+      METRICS_HOST: "127.0.0.1",
+      METRICS_PORT: String(metricsPort),
+      METRICS_TOKEN: metricsToken,
+      DATA_DIR: path.join(work, "data"),
+      DATABASE_URL: databaseUrl,
+      SEALING_KEYS: sealingKeys,
+      FACE_WORKERS: "1",
+    };
+    check(env.NODE_ENV === docker.env.NODE_ENV, "the Dockerfile must set NODE_ENV=production");
+
+    const base = `http://127.0.0.1:${port}`;
+    let exited: Promise<number | null> = Promise.resolve(null);
+    await step("start the service (the Dockerfile's CMD) and wait for /readyz", async () => {
+      let log = "";
+      server = spawn(docker.cmd[0]!, docker.cmd.slice(1), { cwd: app, env, stdio: ["ignore", "pipe", "pipe"] });
+      server.stdout!.on("data", (d: Buffer) => (log += d.toString()));
+      server.stderr!.on("data", (d: Buffer) => (log += d.toString()));
+      const s = server;
+      exited = new Promise((resolve) => s.once("exit", (code) => resolve(code)));
+      const deadline = Date.now() + 120_000;
+      for (;;) {
+        if (s.exitCode !== null) throw new Error(`service exited with ${s.exitCode}:\n${log.slice(-4000)}`);
+        if (await fetch(`${base}/readyz`).then((r) => r.ok, () => false)) break;
+        if (Date.now() > deadline) throw new Error(`service not ready after 120 s:\n${log.slice(-4000)}`);
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      check(!/"level":(50|60)/.test(log), `errors in the service log:\n${log.slice(-4000)}`);
+    });
+    await step("HEALTHCHECK command", () => sh(docker.health[0]!, docker.health.slice(1), app, env));
+
+    const auth = await step("org, key and customer with the admin CLI", async () => {
+      const org = await cli(["org", "create", "--name", "Smoke Bank", "--dukcapil"], env);
+      const key = await cli(["key", "create", "--org", String(org.id), "--scopes", "verifications:view,customers:write,customers:view", "--env", "live"], env);
+      const customer = await cli(["customer", "create", "--org", String(org.id), "--external-ref", "smoke-0001"], env);
+      check(/^qe_sk_live_/.test(String(key.key)) && customer.kycLevel === "none", "unexpected CLI output");
+      return { authorization: `Bearer ${String(key.key)}`, customerId: String(customer.id) };
+    });
+    await step("POST one verified verdict", async () => {
+      const photo = await sharp({ create: { width: 400, height: 500, channels: 3, background: { r: 180, g: 140, b: 110 } } }).jpeg().toBuffer();
+      const res = await fetch(`${base}/api/identity/nik/dukcapil`, {
+        method: "POST",
+        headers: { authorization: auth.authorization, "content-type": "application/json" },
+        body: JSON.stringify({ customerId: auth.customerId, valid: true, photo: photo.toString("base64"), raw: { result: "MATCH" } }),
+      });
+      const body = (await res.json()) as { verification?: { status?: string }; enrolment?: { source?: string } };
+      check(res.status === 201 && body.verification?.status === "verified" && body.enrolment?.source === "dukcapil", `ingest: ${res.status} ${JSON.stringify(body)}`);
+    });
+    await step("metrics listener (token) and no /metrics on the API port", async () => {
+      const url = `http://127.0.0.1:${metricsPort}/metrics`;
+      check((await fetch(url)).status === 401, "metrics without the token must be refused");
+      const text = await (await fetch(url, { headers: { authorization: `Bearer ${metricsToken}` } })).text();
+      check(/identity_dukcapil_verdicts_total\{outcome="verified"\} 1\b/.test(text), "verdict not counted in metrics");
+      check(/db_pool_connections\{state="total"\} [1-9]/.test(text), "no PostgreSQL pool state in metrics");
+      check((await fetch(`${base}/metrics`, { headers: { authorization: auth.authorization } })).status === 404, "/metrics on the API port");
+    });
+    await step("SIGTERM and a clean exit", async () => {
+      server!.kill("SIGTERM");
+      const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r("timeout"), 30_000))]);
+      check(code === 0, `service exited with ${String(code)} after SIGTERM`);
+      server = undefined;
+    });
+    console.log(`smoke:prod passed in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  } finally {
+    server?.kill("SIGKILL");
+    if (admin) {
+      await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`).catch(() => {});
+      await admin.end().catch(() => {});
+    }
+    if (process.env.SMOKE_KEEP) console.log(`smoke: kept ${work}`);
+    else await rm(work, { recursive: true, force: true });
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(`\nsmoke:prod FAILED: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+});
