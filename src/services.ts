@@ -4,6 +4,7 @@ import type { Sealer } from "./crypto/seal.js";
 import type { FaceTemplater } from "./face/engine.js";
 import { createApiKeysService } from "./modules/api-keys/api-keys-service.js";
 import { createAttemptsService } from "./modules/attempts/attempts-service.js";
+import { createAuditService } from "./modules/audit/audit-service.js";
 import { createCustomersService } from "./modules/customers/customers-service.js";
 import { createDukcapilService } from "./modules/dukcapil/dukcapil-service.js";
 import { createEnrolmentsService } from "./modules/enrolments/enrolments-service.js";
@@ -27,6 +28,7 @@ export function createServices({ prisma, sealer, face }: CoreDeps) {
     idempotency: createIdempotencyService({ prisma }),
     kyc: createKycService({ prisma }),
     attempts: createAttemptsService({ prisma }),
+    audit: createAuditService({ prisma, sealer }),
   };
 }
 export type Services = ReturnType<typeof createServices>;

@@ -7,11 +7,13 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { AppError, ValidationError } from "../errors.js";
-import { UsageError } from "./commands.js";
+import { UsageError, VerbatimJson } from "./commands.js";
 
 export interface AdminReply {
   ok: boolean;
   result?: object;
+  /** A result that is already JSON text, printed as is (see VerbatimJson). */
+  verbatim?: string;
   error?: { message: string; kind: "usage" | "client" | "internal"; fieldErrors?: Record<string, string[]> };
 }
 
@@ -20,6 +22,10 @@ export function adminSocketPath(dataDir: string): string {
   // Unix socket paths are limited to ~107 bytes; a long data dir path gets a socket in the temp dir instead.
   if (Buffer.byteLength(inDataDir) < 100) return inDataDir;
   return path.join(os.tmpdir(), `qe-admin-${createHash("sha256").update(dataDir).digest("hex").slice(0, 16)}.sock`);
+}
+
+export function successReply(result: object): AdminReply {
+  return result instanceof VerbatimJson ? { ok: true, verbatim: result.text } : { ok: true, result };
 }
 
 export function toAdminReply(err: unknown): AdminReply {
@@ -51,7 +57,7 @@ export async function startAdminSocket(
         try {
           const { argv } = JSON.parse(line) as { argv: unknown };
           if (!Array.isArray(argv) || !argv.every((a) => typeof a === "string")) throw new UsageError("bad admin request");
-          reply = { ok: true, result: await run(argv) };
+          reply = successReply(await run(argv));
         } catch (err) {
           reply = toAdminReply(err);
           if (reply.error?.kind === "internal") onError(err);

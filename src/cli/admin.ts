@@ -8,8 +8,8 @@ import { ConfigError, loadConfig } from "../config.js";
 import { loggerOptions } from "../logging.js";
 import { acquireDataDirLock, lockHolder } from "../runtime/data-dir-lock.js";
 import { openRuntime } from "../runtime/open.js";
-import { callAdminSocket, toAdminReply, type AdminReply } from "./admin-socket.js";
-import { runAdminCommand, USAGE } from "./commands.js";
+import { callAdminSocket, successReply, toAdminReply, type AdminReply } from "./admin-socket.js";
+import { runAdminCommand, USAGE, withDefaultAuditActor } from "./commands.js";
 import { setTimeout as sleep } from "node:timers/promises";
 
 async function viaServerOrLocally(argv: string[]): Promise<AdminReply> {
@@ -18,7 +18,7 @@ async function viaServerOrLocally(argv: string[]): Promise<AdminReply> {
   const runLocally = async () => {
     const runtime = await openRuntime(config, log);
     try {
-      return { ok: true, result: await runAdminCommand(runtime.services, argv) } satisfies AdminReply;
+      return successReply(await runAdminCommand(runtime.services, argv));
     } catch (err) {
       const reply = toAdminReply(err);
       if (reply.error?.kind === "internal") log.error({ err }, "admin command failed");
@@ -56,9 +56,9 @@ async function main(): Promise<number> {
     console.error(USAGE);
     return argv.length === 0 ? 2 : 0;
   }
-  const reply = await viaServerOrLocally(argv);
+  const reply = await viaServerOrLocally(withDefaultAuditActor(argv));
   if (reply.ok) {
-    process.stdout.write(`${JSON.stringify(reply.result)}\n`);
+    process.stdout.write(`${reply.verbatim ?? JSON.stringify(reply.result)}\n`);
     return 0;
   }
   const err = reply.error!;

@@ -12,9 +12,28 @@ export const USAGE = `usage: npm run --silent admin -- <command>
   key create --org <orgId> --scopes <s1,s2,...> [--env sandbox|live] [--name <label>] [--expires-in-days <n>]
   key revoke --key-id <id>
   customer create --org <orgId> [--external-ref <ref>]
-  enrolments retemplate [--org <orgId>] [--stubs-only] [--after <enrolmentId>] [--limit <n>]`;
+  enrolments retemplate [--org <orgId>] [--stubs-only] [--after <enrolmentId>] [--limit <n>]
+  audit show --verification <ver_id> --reason "<why>" [--actor <name>]
+  audit log [--verification <ver_id>] [--limit <n>]`;
 
 export class UsageError extends Error {}
+
+/** A result that is already JSON text and must reach stdout byte-for-byte, never re-serialised (a raw envelope). */
+export class VerbatimJson {
+  constructor(readonly text: string) {}
+}
+
+const defaultAuditActor = (env: NodeJS.ProcessEnv) => env.USER?.trim() || "unknown";
+
+/**
+ * `audit show` without --actor records the OS user running the CLI. Resolved here, on the CLI's side, before
+ * the command may be handed to a running server (whose $USER is the service account).
+ */
+export function withDefaultAuditActor(argv: string[], env: NodeJS.ProcessEnv = process.env): string[] {
+  if (argv[0] !== "audit" || argv[1] !== "show") return argv;
+  if (argv.some((a) => a === "--actor" || a.startsWith("--actor="))) return argv;
+  return [...argv, "--actor", defaultAuditActor(env)];
+}
 
 type ArgOptions = NonNullable<NonNullable<Parameters<typeof parseArgs>[0]>["options"]>;
 
@@ -108,6 +127,28 @@ export async function runAdminCommand(services: Services, argv: string[]): Promi
         limit: v.limit === undefined ? undefined : Number(v.limit),
         onProgress: (p) => process.stderr.write(`retemplate: ${p.scanned} scanned, ${p.templated} templated, ${p.notTemplated} not, last ${p.lastId}\n`),
       });
+    }
+    case "audit show": {
+      const v = parse(rest, { verification: { type: "string" }, reason: { type: "string" }, actor: { type: "string" } });
+      const verificationId = required(v, "verification");
+      if (typeof v.reason !== "string" || v.reason.trim() === "") {
+        throw new UsageError("--reason is required: every access to a raw envelope is recorded with who, when and why");
+      }
+      const { rawText } = await services.audit.openRaw({
+        verificationId,
+        reason: v.reason,
+        actor: (v.actor as string | undefined) ?? defaultAuditActor(process.env),
+      });
+      return new VerbatimJson(rawText);
+    }
+    case "audit log": {
+      const v = parse(rest, { verification: { type: "string" }, limit: { type: "string" } });
+      let limit: number | undefined;
+      if (v.limit !== undefined) {
+        limit = Number(v.limit);
+        if (!/^\d+$/.test(String(v.limit))) throw new UsageError("--limit takes a whole number");
+      }
+      return services.audit.log({ verificationId: v.verification as string | undefined, limit });
     }
     default:
       throw new UsageError(command ? `unknown command "${command}"` : "no command given");
