@@ -11,6 +11,7 @@ import { createEnrolmentsService } from "./modules/enrolments/enrolments-service
 import { createIdempotencyService } from "./modules/idempotency/idempotency-service.js";
 import { createKycService } from "./modules/kyc/kyc-service.js";
 import { createOrgsService } from "./modules/orgs/orgs-service.js";
+import { createRewrapService } from "./modules/sealing/rewrap-service.js";
 
 export interface CoreDeps {
   prisma: PrismaClient;
@@ -26,6 +27,7 @@ export function createServices({ prisma, sealer, face }: CoreDeps) {
     dukcapil: createDukcapilService({ prisma, sealer, face }),
     enrolments: createEnrolmentsService({ prisma, sealer, face }),
     idempotency: createIdempotencyService({ prisma }),
+    rewrap: createRewrapService({ prisma, sealer }),
     kyc: createKycService({ prisma }),
     attempts: createAttemptsService({ prisma }),
     audit: createAuditService({ prisma, sealer }),

@@ -12,6 +12,7 @@ export const USAGE = `usage: npm run --silent admin -- <command>
   key create --org <orgId> --scopes <s1,s2,...> [--env sandbox|live] [--name <label>] [--expires-in-days <n>]
   key revoke --key-id <id>
   customer create --org <orgId> [--external-ref <ref>]
+  keys rewrap [--batch-size <n>]
   enrolments retemplate [--org <orgId>] [--stubs-only] [--after <enrolmentId>] [--limit <n>]
   audit show --verification <ver_id> --reason "<why>" [--actor <name>]
   audit log [--verification <ver_id>] [--limit <n>]`;
@@ -149,6 +150,13 @@ export async function runAdminCommand(services: Services, argv: string[]): Promi
         if (!/^\d+$/.test(String(v.limit))) throw new UsageError("--limit takes a whole number");
       }
       return services.audit.log({ verificationId: v.verification as string | undefined, limit });
+    }
+    case "keys rewrap": {
+      // Re-seals every stored envelope not under the active (first) key of SEALING_KEYS; safe to re-run.
+      const v = parse(rest, { "batch-size": { type: "string" } });
+      const size = v["batch-size"];
+      if (size !== undefined && !/^[1-9]\d{0,3}$/.test(String(size))) throw new UsageError("--batch-size takes a whole number from 1 to 9999");
+      return services.rewrap.rewrap({ batchSize: size === undefined ? undefined : Number(size) });
     }
     default:
       throw new UsageError(command ? `unknown command "${command}"` : "no command given");

@@ -56,6 +56,15 @@ function parseHeader(envelope: Uint8Array): { kid: string; head: Buffer; body: B
   return { kid: buf.subarray(2, 2 + kidLen).toString("ascii"), head: buf.subarray(0, 2 + kidLen), body: buf.subarray(2 + kidLen) };
 }
 
+/**
+ * The first bytes of every envelope sealed with `keyId` (version, key id). Lets a database query find the
+ * envelopes not yet under the active key (key rotation) without knowing the envelope format.
+ */
+export function envelopePrefix(keyId: string): Buffer {
+  if (!KID_PATTERN.test(keyId)) throw new SealError(`sealing key id "${keyId}" must match ${KID_PATTERN}`);
+  return header(keyId);
+}
+
 export function createSealer(keys: SealingKey[]): Sealer {
   if (keys.length === 0) throw new SealError("at least one sealing key is required");
   const ring = new Map<string, Buffer>();
