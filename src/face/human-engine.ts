@@ -36,6 +36,13 @@ export interface HumanFaceEngine extends FaceTemplater {
   readonly ready: Promise<{ loadMs: number }>;
 }
 
+/** `ready` rejects with this when the engine was closed before it finished loading (not a load failure). */
+export class FaceEngineClosedError extends Error {
+  constructor() {
+    super("face engine closed before its models finished loading");
+  }
+}
+
 const require = createRequire(import.meta.url);
 const humanDir = path.resolve(path.dirname(require.resolve("@vladmandic/human")), "..");
 const humanVersion = (JSON.parse(readFileSync(path.join(humanDir, "package.json"), "utf8")) as { version: string }).version;
@@ -125,9 +132,15 @@ export function startHumanFaceEngine(opts: HumanEngineOptions): HumanFaceEngine 
     .png()
     .toBuffer()
     .then((blank) => Promise.all(Array.from({ length: capacity }, () => pool.run({ photo: new Uint8Array(blank) }))))
-    .then(() => ({ loadMs: Math.round(performance.now() - started) }));
+    .then(
+      () => ({ loadMs: Math.round(performance.now() - started) }),
+      (err: unknown) => {
+        throw closed ? new FaceEngineClosedError() : err;
+      },
+    );
   // Models that cannot load will not load on a retry either: stop the threads and answer engine_error at once.
   ready.catch(() => {
+    if (closed) return;
     broken = true;
     for (const entry of waiting.splice(0)) entry.fail(new Error("face engine failed to load"));
     void pool.destroy().catch(() => {});

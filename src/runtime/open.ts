@@ -5,7 +5,7 @@ import type { Config } from "../config.js";
 import { loadSealer, type Sealer } from "../crypto/seal.js";
 import { openDatabase, pgliteDir, type Database } from "../db/client.js";
 import { faceEngineOff, type FaceTemplater } from "../face/engine.js";
-import { HUMAN_MODEL_ID, startHumanFaceEngine } from "../face/human-engine.js";
+import { FaceEngineClosedError, HUMAN_MODEL_ID, startHumanFaceEngine } from "../face/human-engine.js";
 import { createServices, type Services } from "../services.js";
 
 export interface Runtime {
@@ -27,7 +27,7 @@ export interface RuntimeOptions {
 /** The configured face engine. Worker failures and load times are logged; the service carries on either way. */
 function openFaceEngine(config: Config, log: Logger, when: "start" | "on-demand"): FaceTemplater {
   if (config.face.engine === "off") {
-    log.warn("FACE_ENGINE=off: every enrolment is a fallback stub with cause engine_off");
+    log.info("FACE_ENGINE=off: every enrolment is a fallback stub with cause engine_off");
     return faceEngineOff;
   }
   const start = () => {
@@ -38,7 +38,11 @@ function openFaceEngine(config: Config, log: Logger, when: "start" | "on-demand"
     });
     engine.ready.then(
       ({ loadMs }) => log.info({ model: engine.model, workers: engine.capacity, loadMs }, "face engine ready"),
-      (err: unknown) => log.error({ err }, "face engine could not load its models: every enrolment will be a stub with cause engine_error"),
+      (err: unknown) => {
+        if (!(err instanceof FaceEngineClosedError)) {
+          log.error({ err }, "face engine could not load its models: every enrolment will be a stub with cause engine_error");
+        }
+      },
     );
     return engine;
   };
