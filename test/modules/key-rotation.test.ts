@@ -4,7 +4,7 @@ import { randomBytes } from "node:crypto";
 import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildApp } from "../../src/app.js";
-import { runAdminCommand } from "../../src/cli/commands.js";
+import { runAdminCommand, VerbatimJson } from "../../src/cli/commands.js";
 import { createSealer, type SealContext, type Sealer, type SealingKey } from "../../src/crypto/seal.js";
 import { faceEngineOff } from "../../src/face/engine.js";
 import { createServices, type Services } from "../../src/services.js";
@@ -148,6 +148,10 @@ describe("sealing-key rotation", () => {
       expect(v3.sealer.open(e.sealed, e.ctx).equals(plain.get(`${e.ctx.purpose}|${e.ctx.rowId}`)!)).toBe(true);
     }
     expect(() => v3.sealer.open(underK1[0]!.sealed, underK1[0]!.ctx)).toThrow(/k1.*not in SEALING_KEYS/);
+    // the compliance read path (audited raw access) opens a rewrapped envelope byte for byte
+    const shown = await runAdminCommand(v3.services, ["audit", "show", "--verification", declined.json().verification.id, "--reason", "rotation check", "--actor", "test"]);
+    expect(shown).toBeInstanceOf(VerbatimJson);
+    expect((shown as VerbatimJson).text).toBe('{"result":"NO_MATCH"}');
     // and the service keeps working on k2 alone: a new verdict supersedes a rewrapped enrolment
     const after = await v3.post({ customerId: customers[2]!, valid: true, photo: b64(await png(100, 100)) });
     expect(after.statusCode).toBe(201);
