@@ -12,6 +12,7 @@ import idempotencyPlugin from "./plugins/idempotency.js";
 import jsonBody from "./plugins/json-body.js";
 import metricsPlugin from "./plugins/metrics.js";
 import rateLimitPlugin from "./plugins/rate-limit.js";
+import securityHeaders from "./plugins/security-headers.js";
 import { attemptsRoutes } from "./modules/attempts/attempts-routes.js";
 import { customersRoutes } from "./modules/customers/customers-routes.js";
 import { dukcapilRoutes } from "./modules/dukcapil/dukcapil-routes.js";
@@ -25,6 +26,8 @@ export interface AppOptions {
   redis?: Redis;
   logLevel?: string;
   trustProxy?: boolean;
+  /** Browser origins allowed by CORS (CORS_ORIGINS); none: CORS off. */
+  corsOrigins?: readonly string[];
   /** The server passes its registry (scraped on the metrics listener); tests get a fresh one. */
   metrics?: Metrics;
 }
@@ -64,6 +67,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   });
 
   // app plugins
+  await app.register(securityHeaders, { corsOrigins: opts.corsOrigins });
   await app.register(errorHandler);
   await app.register(metricsPlugin, {
     metrics: opts.metrics ?? createMetrics({ pingDatabase: () => opts.prisma.$queryRaw`SELECT 1` }),

@@ -53,6 +53,17 @@ const envSchema = z.object({
   FACE_ENGINE: z.enum(["human", "off"]).default("human"),
   FACE_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(3000),
   FACE_WORKERS: z.coerce.number().int().min(1).max(16).default(1),
+  // Browser origins allowed to call the API (CORS); unset: no CORS at all (see SECURITY.md).
+  CORS_ORIGINS: optionalString.transform((v, ctx) => {
+    if (v === undefined) return undefined;
+    const origins = v.split(",").map((o) => o.trim()).filter(Boolean);
+    const bad = origins.filter((o) => !/^https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?$/.test(o));
+    if (bad.length || origins.length === 0) {
+      ctx.addIssue({ code: "custom", message: "must be a comma-separated list of origins like https://dashboard.bank.example (no *, no path)" });
+      return z.NEVER;
+    }
+    return origins;
+  }),
   METRICS_TOKEN: optionalString.refine((v) => v === undefined || v.length >= METRICS_TOKEN_MIN, {
     message: `must be at least ${METRICS_TOKEN_MIN} characters (e.g. openssl rand -hex 32)`,
   }),
@@ -84,6 +95,8 @@ export interface Config {
   redisUrl?: string;
   logLevel: string;
   trustProxy: boolean;
+  /** Origins allowed by CORS; absent: CORS off. */
+  corsOrigins?: string[];
   /** Absent when METRICS_PORT is unset or off. */
   metrics?: MetricsConfig;
   face: FaceConfig;
@@ -145,6 +158,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     redisUrl: e.REDIS_URL,
     logLevel: e.LOG_LEVEL,
     trustProxy: e.TRUST_PROXY,
+    corsOrigins: e.CORS_ORIGINS,
     metrics: metricsOn ? { host: e.METRICS_HOST, port: e.METRICS_PORT as number, token: e.METRICS_TOKEN } : undefined,
     face: { engine: e.FACE_ENGINE, timeoutMs: e.FACE_TIMEOUT_MS, workers: e.FACE_WORKERS },
     warnings,

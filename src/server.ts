@@ -55,6 +55,7 @@ async function main() {
     redis,
     logLevel: config.logLevel,
     trustProxy: config.trustProxy,
+    corsOrigins: config.corsOrigins,
     metrics,
   });
   await app.listen({ host: config.host, port: config.port });
