@@ -99,7 +99,7 @@ describe("security headers", () => {
 
   it("body and time limits are explicit", async () => {
     expect(plain.initialConfig.bodyLimit).toBe(64 * 1024);
-    expect(plain.initialConfig.requestTimeout).toBe(30_000);
+    expect((plain.initialConfig as { requestTimeout?: number }).requestTimeout).toBe(30_000); // present at runtime, untyped
     expect(plain.initialConfig.connectionTimeout).toBe(60_000);
     const big = await plain.inject({
       method: "POST",
