@@ -58,8 +58,19 @@ function workerEntry(): { filename: string; execArgv?: string[] } {
   const ext = path.extname(self);
   const filename = path.join(path.dirname(self), `human-worker${ext}`);
   if (ext !== ".ts") return { filename };
-  // tsx's hooks do not follow the process into worker threads by themselves: register them in the worker.
-  return { filename, execArgv: [...process.execArgv, "--import", pathToFileURL(require.resolve("tsx")).href] };
+  // tsx's hooks do not follow the process into worker threads by themselves: register them in the worker,
+  // first. A TypeScript preload of the process (e.g. a bench probe) cannot load in a worker: leave those out.
+  const execArgv: string[] = ["--import", pathToFileURL(require.resolve("tsx")).href];
+  for (let i = 0; i < process.execArgv.length; i++) {
+    const arg = process.execArgv[i]!;
+    const value = process.execArgv[i + 1];
+    if ((arg === "--import" || arg === "--require") && value !== undefined) {
+      i++;
+      if (/\.[cm]?ts$/.test(value) || value.includes("tsx")) continue;
+      execArgv.push(arg, value);
+    } else execArgv.push(arg);
+  }
+  return { filename, execArgv };
 }
 
 export function startHumanFaceEngine(opts: HumanEngineOptions): HumanFaceEngine {

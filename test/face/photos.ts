@@ -16,10 +16,12 @@ const PEOPLE = {
   cara: { sample: 6, left: 1300, top: 150, width: 520, height: 650 },
 } as const;
 
-/** A 400×500 passport-style JPEG of one person. */
-export async function portrait(who: keyof typeof PEOPLE): Promise<Buffer> {
+export const PORTRAIT_PEOPLE = Object.keys(PEOPLE) as (keyof typeof PEOPLE)[];
+
+/** A passport-style JPEG of one person (400×500 unless told). */
+export async function portrait(who: keyof typeof PEOPLE, size: { width: number; height: number; quality?: number } = { width: 400, height: 500 }): Promise<Buffer> {
   const { sample: n, ...region } = PEOPLE[who];
-  return sharp(sample(n)).extract(region).resize(400, 500).jpeg({ quality: 90 }).toBuffer();
+  return sharp(sample(n)).extract(region).resize(size.width, size.height).jpeg({ quality: size.quality ?? 90 }).toBuffer();
 }
 
 /** The same photo slightly altered, as a re-scan would: smaller, re-encoded at a lower JPEG quality. */
