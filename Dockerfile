@@ -18,8 +18,11 @@ COPY prisma ./prisma
 COPY scripts/no-schema-engine.sh ./scripts/
 RUN npm ci --no-audit --no-fund
 COPY src ./src
-# TypeScript to dist/src (the generated client included), then drop every devDependency.
-RUN npm run build && npm prune --omit=dev --no-audit --no-fund
+# TypeScript to dist/src (the generated client included), then drop every devDependency. npm keeps the ones a
+# dependency names as an optional peer (@prisma/client: prisma, typescript); nothing at runtime needs them.
+RUN npm run build \
+ && npm prune --omit=dev --no-audit --no-fund \
+ && node -e "for (const d of Object.keys(require('./package.json').devDependencies)) require('fs').rmSync('node_modules/' + d, { recursive: true, force: true })"
 
 FROM ${NODE_IMAGE} AS runtime
 ENV NODE_ENV=production \

@@ -1,5 +1,6 @@
 // npm run smoke:prod: the container image's steps, replayed without Docker (no engine runs on these machines).
-// From the git-tracked files only, in a temp dir: npm ci, build, prune dev dependencies; then start the built
+// From the git-tracked files only, in a temp dir, the build stage's RUN commands as the Dockerfile writes them
+// (npm ci, build, prune dev dependencies); then start the built
 // service exactly as the Dockerfile's CMD does, with NODE_ENV=production and ONLY the production environment
 // (the Dockerfile's ENV plus the secrets an operator provides), on a fresh PostgreSQL database; wait for
 // /readyz; check the HEALTHCHECK command; create an org, key and customer with the admin CLI as the image runs
@@ -12,7 +13,7 @@
 // SMOKE_KEEP=1 keeps the temp dir.
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { copyFile, mkdir, mkdtemp, readFile, rm, stat } from "node:fs/promises";
+import { copyFile, mkdir, mkdtemp, readFile, rename, rm, stat } from "node:fs/promises";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -59,10 +60,13 @@ function freePort(): Promise<number> {
   });
 }
 
-/** What the Dockerfile's runtime stage declares: its ENV, its CMD and its HEALTHCHECK command. */
+/** The build stage's RUN commands; what the runtime stage declares: its ENV, its CMD and its HEALTHCHECK command. */
 function parseDockerfile(text: string) {
-  const joined = text.replace(/\\\n\s*/g, " ");
-  const runtime = joined.slice(joined.lastIndexOf("\nFROM "));
+  const joined = text.replace(/^\s*#.*\n/gm, "").replace(/\\\n\s*/g, " ");
+  const stages = joined.split(/^(?=FROM )/m).slice(1);
+  check(stages.length === 2, "Dockerfile: expected a build stage and a runtime stage");
+  const [build, runtime] = stages as [string, string];
+  const buildRuns = [...build.matchAll(/^RUN (.+)$/gm)].map((m) => m[1]!.trim());
   const env: Record<string, string> = {};
   for (const m of runtime.matchAll(/^ENV (.+)$/gm)) {
     for (const kv of m[1]!.trim().split(/\s+/)) {
@@ -74,7 +78,13 @@ function parseDockerfile(text: string) {
   const health = JSON.parse(/^HEALTHCHECK .*?CMD (\[.+\])$/m.exec(runtime)?.[1] ?? "null") as string[] | null;
   const workdir = /^WORKDIR (.+)$/m.exec(runtime)?.[1];
   check(cmd && health && workdir === "/app", "Dockerfile: runtime stage needs WORKDIR /app, an exec-form CMD and HEALTHCHECK");
-  return { env, cmd, health };
+  // COPY --from=build /app/<a> [/app/<b> ...] <dest>: what the image keeps of the build stage.
+  const copies = [...runtime.matchAll(/^COPY --from=build (.+)$/gm)].map((m) => {
+    const parts = m[1]!.trim().split(/\s+/);
+    const dest = parts.pop()!;
+    return { from: parts.map((p) => p.replace(/^\/app\//, "")), dest };
+  });
+  return { env, cmd, health, buildRuns, copies };
 }
 
 async function main() {
@@ -82,6 +92,7 @@ async function main() {
   const app = path.join(work, "app");
   const dbName = `qe_smoke_${process.pid}_${randomBytes(3).toString("hex")}`;
   const admin = new pg.Client({ connectionString: ADMIN_URL });
+  let adminConnected = false;
   let server: ChildProcess | undefined;
   try {
     const docker = parseDockerfile(await readFile(path.join(ROOT, "Dockerfile"), "utf8"));
@@ -97,12 +108,30 @@ async function main() {
       }
       check(files.includes("Dockerfile") && files.includes("package-lock.json"), "Dockerfile and package-lock.json must be tracked");
     });
-    await step("npm ci", () => sh("npm", ["ci", "--no-audit", "--no-fund", "--prefer-offline"], app));
-    await step("npm run build", () => sh("npm", ["run", "build"], app));
-    await step("npm prune --omit=dev", async () => {
-      await sh("npm", ["prune", "--omit=dev", "--no-audit", "--no-fund"], app);
-      for (const dev of ["typescript", "vitest", "prisma", "@redocly/cli"]) {
+    // npm must act on the copy only: drop the npm_* variables `npm run smoke:prod` put into our environment.
+    const buildEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_/i.test(k) && k !== "INIT_CWD"));
+    for (const cmd of docker.buildRuns) {
+      await step(`RUN ${cmd.length > 60 ? `${cmd.slice(0, 57)}...` : cmd}`, () =>
+        sh("sh", ["-c", cmd], app, { ...buildEnv, CHECKPOINT_DISABLE: "1", npm_config_prefer_offline: "true" }),
+      );
+    }
+    await step("no devDependency left", async () => {
+      const pkg = JSON.parse(await readFile(path.join(app, "package.json"), "utf8")) as { devDependencies: Record<string, string> };
+      for (const dev of Object.keys(pkg.devDependencies)) {
         check(!(await stat(path.join(app, "node_modules", dev)).catch(() => undefined)), `devDependency ${dev} survived the prune`);
+      }
+      check(await stat(path.join(app, "dist/src/server.js")).catch(() => undefined), "the build made no dist/src/server.js");
+    });
+    // The runtime stage holds only what it copies from the build stage: run from exactly that (moved, not
+    // copied: the build tree is not used again).
+    const image = path.join(work, "image");
+    await step("assemble the runtime stage (its COPY --from=build)", async () => {
+      for (const { from, dest } of docker.copies) {
+        for (const f of from) {
+          const target = dest.endsWith("/") && from.length > 1 ? path.join(image, dest, path.basename(f)) : path.join(image, dest === "./" ? path.basename(f) : dest);
+          await mkdir(path.dirname(target), { recursive: true });
+          await rename(path.join(app, f), target);
+        }
       }
     });
 
@@ -111,6 +140,7 @@ async function main() {
     const metricsToken = randomBytes(24).toString("hex");
     const databaseUrl = await step("create a fresh PostgreSQL database", async () => {
       await admin.connect();
+      adminConnected = true;
       await admin.query(`CREATE DATABASE ${dbName}`);
       const u = new URL(ADMIN_URL);
       u.pathname = `/${dbName}`;
@@ -119,7 +149,7 @@ async function main() {
     // Only what the container would have: PATH/HOME for node itself, the image's ENV, the operator's secrets.
     const baseEnv: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: work, ...docker.env };
     const cli = async (args: string[], env: NodeJS.ProcessEnv) => {
-      const { stdout } = await sh(process.execPath, ["dist/src/cli/admin.js", ...args], app, env);
+      const { stdout } = await sh(process.execPath, ["dist/src/cli/admin.js", ...args], image, env);
       return JSON.parse(stdout) as Record<string, unknown>;
     };
     const sealingKeys = await step("generate SEALING_KEYS with the CLI", async () => {
@@ -144,9 +174,9 @@ async function main() {
 
     const base = `http://127.0.0.1:${port}`;
     let exited: Promise<number | null> = Promise.resolve(null);
+    let log = "";
     await step("start the service (the Dockerfile's CMD) and wait for /readyz", async () => {
-      let log = "";
-      server = spawn(docker.cmd[0]!, docker.cmd.slice(1), { cwd: app, env, stdio: ["ignore", "pipe", "pipe"] });
+      server = spawn(docker.cmd[0]!, docker.cmd.slice(1), { cwd: image, env, stdio: ["ignore", "pipe", "pipe"] });
       server.stdout!.on("data", (d: Buffer) => (log += d.toString()));
       server.stderr!.on("data", (d: Buffer) => (log += d.toString()));
       const s = server;
@@ -160,7 +190,7 @@ async function main() {
       }
       check(!/"level":(50|60)/.test(log), `errors in the service log:\n${log.slice(-4000)}`);
     });
-    await step("HEALTHCHECK command", () => sh(docker.health[0]!, docker.health.slice(1), app, env));
+    await step("HEALTHCHECK command", () => sh(docker.health[0]!, docker.health.slice(1), image, env));
 
     const auth = await step("org, key and customer with the admin CLI", async () => {
       const org = await cli(["org", "create", "--name", "Smoke Bank", "--dukcapil"], env);
@@ -190,13 +220,14 @@ async function main() {
     await step("SIGTERM and a clean exit", async () => {
       server!.kill("SIGTERM");
       const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r("timeout"), 30_000))]);
-      check(code === 0, `service exited with ${String(code)} after SIGTERM`);
+      check(code === 0, `service exited with ${String(code)} after SIGTERM:\n${log.slice(-4000)}`);
       server = undefined;
+      check(!/"level":(50|60)/.test(log), `errors in the service log:\n${log.slice(-4000)}`);
     });
     console.log(`smoke:prod passed in ${((performance.now() - started) / 1000).toFixed(1)} s`);
   } finally {
     server?.kill("SIGKILL");
-    if (admin) {
+    if (adminConnected) {
       await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`).catch(() => {});
       await admin.end().catch(() => {});
     }
