@@ -9,6 +9,7 @@ import { loggerOptions } from "../logging.js";
 import { acquireDataDirLock, lockHolder } from "../runtime/data-dir-lock.js";
 import { openRuntime } from "../runtime/open.js";
 import { callAdminSocket, successReply, toAdminReply, type AdminReply } from "./admin-socket.js";
+import { runOfflineCommand } from "./offline-commands.js";
 import { runAdminCommand, USAGE, withDefaultAuditActor } from "./commands.js";
 import { setTimeout as sleep } from "node:timers/promises";
 
@@ -56,7 +57,7 @@ async function main(): Promise<number> {
     console.error(USAGE);
     return argv.length === 0 ? 2 : 0;
   }
-  const reply = await viaServerOrLocally(withDefaultAuditActor(argv));
+  const reply = runOfflineCommand(argv) ?? (await viaServerOrLocally(withDefaultAuditActor(argv))); // offline: no database, no config
   if (reply.ok) {
     process.stdout.write(`${reply.verbatim ?? JSON.stringify(reply.result)}\n`);
     return 0;
