@@ -12,6 +12,7 @@ export const USAGE = `usage: npm run --silent admin -- <command>
   key create --org <orgId> --scopes <s1,s2,...> [--env sandbox|live] [--name <label>] [--expires-in-days <n>]
   key revoke --key-id <id>
   customer create --org <orgId> [--external-ref <ref>]
+  sealing-key generate [--id <keyId>]
   keys rewrap [--batch-size <n>]
   enrolments retemplate [--org <orgId>] [--stubs-only] [--after <enrolmentId>] [--limit <n>]
   audit show --verification <ver_id> --reason "<why>" [--actor <name>]
