@@ -159,6 +159,10 @@ describe("GET /api/identity/attempts: listing", () => {
         `status=failed&from=2026-11-01T03:00:00Z&to=${to}`,
         (r) => r.status === "failed" && r.createdAt >= new Date("2026-11-01T03:00:00Z") && r.createdAt < new Date(to),
       ],
+      // bounds finer than the stored milliseconds are compared exactly, not truncated
+      [`to=2026-11-01T03:00:00.0001Z`, (r) => r.createdAt.getTime() <= Date.parse("2026-11-01T03:00:00Z")],
+      [`from=2026-11-01T02:59:59.9999Z&to=2026-11-01T03:00:00.000001Z`, (r) => r.createdAt.getTime() === Date.parse("2026-11-01T03:00:00Z")],
+      [`from=2026-11-01T03:00:00.0001Z&to=2026-11-01T05:00:00Z`, (r) => r.createdAt.getTime() > Date.parse("2026-11-01T03:00:00Z") && r.createdAt.getTime() < Date.parse("2026-11-01T05:00:00Z")],
       // an unencoded "+07:00" arrives as " 07:00" and still means +07:00
       [`from=2026-11-01T12:00:00+07:00&method=face_liveness`, (r) => r.method === "face_liveness" && r.createdAt >= new Date("2026-11-01T05:00:00Z")],
     ];

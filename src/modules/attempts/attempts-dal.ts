@@ -10,10 +10,10 @@ export interface AttemptsFilter {
   method?: VerificationMethod;
   status?: VerificationStatus;
   customerId?: string;
-  /** inclusive */
-  from?: Date;
-  /** exclusive */
-  to?: Date;
+  /** inclusive; an ISO 8601 timestamp, handed to PostgreSQL as is (it keeps sub-millisecond digits a Date would drop) */
+  from?: string;
+  /** exclusive; as `from` */
+  to?: string;
 }
 
 export interface AttemptRow {
@@ -35,8 +35,8 @@ function whereOf(f: AttemptsFilter, before?: { createdAt: Date; id: string }): P
   if (f.method) conditions.push(Prisma.sql`v.method = ${f.method}::"VerificationMethod"`);
   if (f.status) conditions.push(Prisma.sql`v.status = ${f.status}::"VerificationStatus"`);
   if (f.customerId) conditions.push(Prisma.sql`v.customer_id = ${f.customerId}`);
-  if (f.from) conditions.push(Prisma.sql`v.created_at >= ${at(f.from)}`);
-  if (f.to) conditions.push(Prisma.sql`v.created_at < ${at(f.to)}`);
+  if (f.from) conditions.push(Prisma.sql`v.created_at >= ${f.from}::timestamptz`);
+  if (f.to) conditions.push(Prisma.sql`v.created_at < ${f.to}::timestamptz`);
   // Keyset: a row-value comparison the index can start from, so a deep page costs what the first one does.
   if (before) conditions.push(Prisma.sql`(v.created_at, v.id) < (${at(before.createdAt)}, ${before.id})`);
   return Prisma.join(conditions, " AND ");

@@ -47,8 +47,8 @@ export function createAttemptsService({ prisma, exactCountCap = EXACT_COUNT_CAP 
         method: q.method,
         status: q.status,
         customerId: q.customerId,
-        from: q.from ? new Date(q.from) : undefined,
-        to: q.to ? new Date(q.to) : undefined,
+        from: q.from,
+        to: q.to,
       };
       // One row past the page tells whether there is a next page without counting.
       const rows = await attemptsDal.page(prisma, filter, {
