@@ -98,12 +98,18 @@ export default fp<{ idempotency: IdempotencyService }>(async (app, { idempotency
   const idempotent: preHandlerHookHandler = async (request, reply) => {
     const key = keyOf(request);
     if (key === undefined) return;
-    const outcome = await idempotency.begin({
-      orgId: authContext(request).orgId,
-      key,
-      route: `${request.method} ${request.routeOptions.url ?? request.url}`,
-      requestHash: requestHash(request),
-    });
+    let outcome: Awaited<ReturnType<IdempotencyService["begin"]>>;
+    try {
+      outcome = await idempotency.begin({
+        orgId: authContext(request).orgId,
+        key,
+        route: `${request.method} ${request.routeOptions.url ?? request.url}`,
+        requestHash: requestHash(request),
+      });
+    } catch (err) {
+      if (err instanceof IdempotencyInProgressError) reply.header("retry-after", "1");
+      throw err;
+    }
     if (outcome.kind === "replay") {
       reply.header(REPLAYED_HEADER, "true").code(outcome.statusCode).type(JSON_TYPE);
       return reply.send(outcome.bodyText);

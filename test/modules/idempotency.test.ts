@@ -245,6 +245,7 @@ describe("Idempotency-Key: claims in progress, stale and expired", () => {
     const busy = await bank.post(INGEST, payload, { "idempotency-key": held });
     expect(busy.statusCode).toBe(409);
     expect(busy.json()).toMatchObject({ code: "idempotency_request_in_progress" });
+    expect(busy.headers["retry-after"]).toBe("1");
     expect(await rowCounts()).toEqual(before);
 
     const abandoned = newKey();
