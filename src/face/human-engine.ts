@@ -87,6 +87,7 @@ export function startHumanFaceEngine(opts: HumanEngineOptions): HumanFaceEngine 
   // Without a listener a worker error outside a task would be thrown on the main thread and end the service.
   pool.on("error", (err: Error) => opts.onWorkerError?.(err));
 
+  const hungAfterMs = Math.max(30_000, 10 * opts.timeoutMs);
   let closed = false;
   let broken = false;
   let running = 0;
@@ -114,7 +115,8 @@ export function startHumanFaceEngine(opts: HumanEngineOptions): HumanFaceEngine 
       const start = () => {
         running++;
         pool
-          .run({ photo: new Uint8Array(photo.buffer, photo.byteOffset, photo.byteLength) })
+          // A worker stuck far beyond any budget (a hung decode) is terminated; piscina starts a fresh one.
+          .run({ photo: new Uint8Array(photo.buffer, photo.byteOffset, photo.byteLength) }, { signal: AbortSignal.timeout(hungAfterMs) })
           .then(
             (result) => settle({ kind: "done", result }),
             (err: unknown) => {
