@@ -69,6 +69,9 @@ const envSchema = z.object({
   }),
 });
 
+/** Every variable loadConfig reads (.env.example and the README table list each one; a test checks). */
+export const CONFIG_VARIABLES = Object.keys(envSchema.shape);
+
 export interface MetricsConfig {
   host: string;
   port: number;
