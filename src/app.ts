@@ -4,6 +4,7 @@ import type { Redis } from "ioredis";
 import { serializerCompiler, validatorCompiler } from "fastify-type-provider-zod";
 import { ulid } from "ulid";
 import type { PrismaClient } from "./db/types.js";
+import { openapiPlugin } from "./http/openapi.js";
 import { loggerOptions } from "./logging.js";
 import { createMetrics, type Metrics } from "./metrics.js";
 import authPlugin from "./plugins/auth.js";
@@ -77,6 +78,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(authPlugin, { apiKeys: opts.services.apiKeys });
   await app.register(rateLimitPlugin, { redis: opts.redis });
   await app.register(idempotencyPlugin, { idempotency: opts.services.idempotency });
+
+  await app.register(openapiPlugin); // before the routes: it collects them as they register
 
   // routes
   await app.register(healthRoutes, { prisma: opts.prisma });

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
+import { errorResponses } from "../../http/openapi.js";
 import { authContext, requireScope } from "../../plugins/auth.js";
 import type { AttemptsService } from "./attempts-service.js";
 import { AttemptsListResponse, AttemptsQuery } from "./attempts-schemas.js";
@@ -13,7 +14,7 @@ export async function attemptsRoutes(app: FastifyInstance, { attempts }: { attem
         summary: "Verification attempts of your org, newest first, filtered; paged by page or by keyset cursor",
         tags: ["verifications"],
         querystring: AttemptsQuery,
-        response: { 200: AttemptsListResponse },
+        response: { 200: AttemptsListResponse, ...errorResponses(400, 401, 403, 429, 500, 503) },
       },
     },
     async (request) => attempts.list(authContext(request).orgId, request.query),

@@ -1,11 +1,12 @@
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { PayloadTooLargeError } from "../../errors.js";
+import { errorResponses } from "../../http/openapi.js";
 import { memberSourceText } from "../../http/json-member.js";
 import { authContext, requireCapability, requireScope } from "../../plugins/auth.js";
 import { IdempotencyKeyHeaders } from "../../plugins/idempotency.js";
 import type { DukcapilService } from "./dukcapil-service.js";
-import { DukcapilVerdictBody, INGEST_LIMITS } from "./dukcapil-schemas.js";
+import { DukcapilVerdictBody, DukcapilVerdictResponse, INGEST_LIMITS } from "./dukcapil-schemas.js";
 
 export async function dukcapilRoutes(app: FastifyInstance, { dukcapil }: { dukcapil: DukcapilService }) {
   app.withTypeProvider<ZodTypeProvider>().post(
@@ -19,7 +20,13 @@ export async function dukcapilRoutes(app: FastifyInstance, { dukcapil }: { dukca
         requireCapability("dukcapilEnabled"),
       ],
       preHandler: app.idempotent,
-      schema: { body: DukcapilVerdictBody, headers: IdempotencyKeyHeaders },
+      schema: {
+        summary: "Ingest a Dukcapil verdict and the official photo: records the verification, enrols the photo, raises the KYC tier",
+        tags: ["verifications"],
+        body: DukcapilVerdictBody,
+        headers: IdempotencyKeyHeaders,
+        response: { 201: DukcapilVerdictResponse, ...errorResponses(400, 401, 403, 404, 409, 413, 415, 429, 500, 503) },
+      },
     },
     async (request, reply) => {
       const auth = authContext(request);
