@@ -1,0 +1,89 @@
+// SIGTERM: the server stops accepting, finishes the request in flight (a large verified verdict whose body is
+// still arriving), closes the database and exits 0 within a bound.
+import { existsSync } from "node:fs";
+import net from "node:net";
+import path from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { b64, jpeg } from "../helpers/images.js";
+import { api, cleanupAll, createTenant, freePort, INGEST, newSealingKeys, request, serviceEnv, startPgCluster, startServer, tempDir } from "./harness.js";
+import { openServiceDatabase } from "./verdicts.js";
+
+afterAll(cleanupAll);
+
+/** SIGTERM to exit, the request in flight included (the server's own hard stop is at 25 s). */
+const EXIT_BOUND_MS = 10_000;
+
+describe.each(["postgres", "pglite"] as const)("SIGTERM (%s)", (kind) => {
+  it("stops accepting, finishes the verdict in flight, closes the database, exits 0", async () => {
+    const dataDir = await tempDir(`sigterm-${kind}`);
+    const databaseUrl = kind === "postgres" ? await (await startPgCluster()).createDatabase() : undefined;
+    const env = serviceEnv({ port: await freePort(), dataDir, databaseUrl, sealingKeys: newSealingKeys() });
+    const server = await startServer(env);
+    const tenant = await createTenant(env);
+    const customerId = await api(server.port, tenant.key).customer();
+
+    // A large verified verdict (a ~3 MB photo) whose body is sent in two halves, SIGTERM in between.
+    const photo = await jpeg(1800, 2200, { noise: true, quality: 98 });
+    const body = Buffer.from(JSON.stringify({ customerId, valid: true, photo: b64(photo), raw: { nik: "3171000000000001" } }));
+    const socket = net.connect({ host: "127.0.0.1", port: server.port });
+    await new Promise((resolve) => socket.once("connect", resolve));
+    const response = new Promise<string>((resolve) => {
+      let text = "";
+      socket.setEncoding("utf8").on("data", (c: string) => (text += c));
+      socket.on("close", () => resolve(text));
+    });
+    socket.write(
+      `POST ${INGEST} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${tenant.key}\r\nContent-Type: application/json\r\n` +
+        `Content-Length: ${body.length}\r\nConnection: close\r\n\r\n`,
+    );
+    socket.write(body.subarray(0, body.length >> 1));
+    await new Promise((r) => setTimeout(r, 300)); // the server has the headers: the request is in flight
+
+    const termAt = Date.now();
+    server.kill("SIGTERM");
+    await server.waitForLog((l) => /^shutting down/.test(l.msg), 5_000);
+    // No longer accepting: new connections are refused while the verdict in flight is still being received.
+    // (One that reached the kernel's backlog just before the listener closed is reset, or answered 503.)
+    const attempts: string[] = [];
+    const deadline = Date.now() + 3_000;
+    while (attempts.at(-1) !== "ECONNREFUSED" && Date.now() < deadline) {
+      attempts.push(
+        await request(server.port, "GET", "/healthz", { timeoutMs: 3_000 }).then(
+          (r) => `answered ${r.status}`,
+          (e: NodeJS.ErrnoException) => e.code ?? e.message,
+        ),
+      );
+    }
+    expect(attempts.at(-1)).toBe("ECONNREFUSED");
+    for (const a of attempts) expect(["ECONNREFUSED", "ECONNRESET", "answered 503"]).toContain(a);
+    expect(server.alive()).toBe(true);
+
+    socket.write(body.subarray(body.length >> 1));
+    const reply = await response;
+    const [head, json] = reply.split("\r\n\r\n");
+    expect(head).toMatch(/^HTTP\/1\.1 201 /);
+    const verdict = JSON.parse(json!) as { verification: { id: string; status: string }; enrolment: { id: string } };
+    expect(verdict.verification.status).toBe("verified");
+
+    const exit = await Promise.race([server.exited, new Promise<undefined>((r) => setTimeout(r, EXIT_BOUND_MS))]);
+    expect(exit, "exited within the bound").toBeDefined();
+    const exitMs = exit!.at - termAt;
+    console.log(`[faults] SIGTERM on ${kind}: in-flight ${(body.length / 1e6).toFixed(1)} MB verdict answered 201, exit code ${exit!.code} after ${exitMs} ms`);
+    expect(exit!.code).toBe(0);
+    expect(exitMs).toBeLessThan(EXIT_BOUND_MS);
+    // The shutdown ran to its end: database closed (the last step before "stopped"), lock released.
+    const messages = server.logs.map((l) => l.msg);
+    expect(messages.indexOf("stopped")).toBeGreaterThan(messages.findIndex((m) => /^shutting down/.test(m)));
+    if (kind === "pglite") expect(existsSync(path.join(dataDir, "embedded-db.lock"))).toBe(false);
+
+    const db = await openServiceDatabase(env);
+    try {
+      const ver = await db.prisma.verification.findUniqueOrThrow({ where: { id: verdict.verification.id } });
+      expect(ver.status).toBe("verified");
+      const fe = await db.prisma.faceEnrolment.findUniqueOrThrow({ where: { id: verdict.enrolment.id } });
+      expect(fe.verificationId).toBe(ver.id);
+    } finally {
+      await db.close();
+    }
+  });
+});
