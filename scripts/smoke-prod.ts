@@ -4,7 +4,8 @@
 // service exactly as the Dockerfile's CMD does, with NODE_ENV=production and ONLY the production environment
 // (the Dockerfile's ENV plus the secrets an operator provides), on a fresh PostgreSQL database; wait for
 // /readyz; check the HEALTHCHECK command; create an org, key and customer with the admin CLI as the image runs
-// it; post one verified verdict; read the metrics listener; stop with SIGTERM and expect exit 0.
+// it; post one verified verdict; read the metrics listener, /openapi.json and /docs; stop with SIGTERM and
+// expect exit 0.
 //
 // This driver runs from the checkout (it needs pg and sharp, which a pruned tree may not have); everything
 // it starts runs from the pruned copy, so a runtime dependency that only dev installs provide fails here.
@@ -216,6 +217,13 @@ async function main() {
       check(/identity_dukcapil_verdicts_total\{outcome="verified"\} 1\b/.test(text), "verdict not counted in metrics");
       check(/db_pool_connections\{state="total"\} [1-9]/.test(text), "no PostgreSQL pool state in metrics");
       check((await fetch(`${base}/metrics`, { headers: { authorization: auth.authorization } })).status === 404, "/metrics on the API port");
+    });
+    await step("the contract at /openapi.json and the docs at /docs", async () => {
+      const spec = (await (await fetch(`${base}/openapi.json`)).json()) as { openapi?: string; paths?: Record<string, unknown> };
+      check(spec.openapi === "3.1.0" && spec.paths?.["/api/identity/nik/dukcapil"], "no OpenAPI document at /openapi.json");
+      const docs = await fetch(`${base}/docs/`);
+      check(docs.status === 200 && (docs.headers.get("content-type") ?? "").includes("text/html"), `/docs: ${docs.status}`);
+      check((await fetch(`${base}/docs/static/swagger-ui-bundle.js`)).status === 200, "/docs static assets missing from the pruned tree");
     });
     await step("SIGTERM and a clean exit", async () => {
       server!.kill("SIGTERM");
