@@ -216,6 +216,11 @@ async function main() {
       const text = await (await fetch(url, { headers: { authorization: `Bearer ${metricsToken}` } })).text();
       check(/identity_dukcapil_verdicts_total\{outcome="verified"\} 1\b/.test(text), "verdict not counted in metrics");
       check(/db_pool_connections\{state="total"\} [1-9]/.test(text), "no PostgreSQL pool state in metrics");
+      // The face engine runs from the pruned tree too (its models ship in a dependency): a flat test image has
+      // no face, so a stub is expected, but never because the engine failed.
+      const enrolment = /identity_face_enrolments_total\{[^}]*cause="([a-z_]+)"\} 1\b/.exec(text);
+      check(enrolment && enrolment[1] !== "engine_error", `enrolment cause: ${enrolment?.[1] ?? "not counted"}`);
+      process.stdout.write(`(enrolment cause ${enrolment[1]}) `);
       check((await fetch(`${base}/metrics`, { headers: { authorization: auth.authorization } })).status === 404, "/metrics on the API port");
     });
     await step("the contract at /openapi.json and the docs at /docs", async () => {
