@@ -40,8 +40,9 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{8,128}$/;
 export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     logger: loggerOptions(opts.logLevel ?? "info"),
-    // A caller's own X-Request-Id is kept when it is sane, so both sides can trace one request.
-    requestIdHeader: "x-request-id",
+    // A caller's own X-Request-Id is kept when it is sane, so both sides can trace one request. genReqId reads
+    // the header itself: with requestIdHeader set, Fastify would take any incoming value verbatim.
+    requestIdHeader: false,
     logController: new LogController({ requestIdLogLabel: "requestId" }),
     genReqId: (req) => {
       const given = req.headers["x-request-id"];
