@@ -56,6 +56,18 @@ describe("metrics", () => {
     expect(await value(m, "http_requests_total", { method: "GET", route: "unmatched", status: "404" })).toBeGreaterThanOrEqual(1);
   });
 
+  it("does not count an idempotent replay as a second verdict", async () => {
+    const m = ctx.app.metrics;
+    const before = await value(m, "identity_dukcapil_verdicts_total", { outcome: "failed" });
+    const customerId = await bank.customer();
+    const headers = { "idempotency-key": `metrics-replay-${customerId}` };
+    const first = await bank.post(INGEST, { customerId, valid: false }, headers);
+    const replay = await bank.post(INGEST, { customerId, valid: false }, headers);
+    expect([first.statusCode, replay.statusCode]).toEqual([201, 201]);
+    expect(replay.headers["idempotent-replayed"]).toBe("true");
+    expect(await value(m, "identity_dukcapil_verdicts_total", { outcome: "failed" })).toBe(before + 1);
+  });
+
   it("counts rate-limit rejections by bucket", async () => {
     const tight = await ctx.tenant({ limits: { "customers.create": 1 } });
     const before = await value(ctx.app.metrics, "http_rate_limit_rejections_total", { bucket: "customers.create" });
