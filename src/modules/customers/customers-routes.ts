@@ -12,6 +12,10 @@ export async function customersRoutes(app: FastifyInstance, { customers }: { cus
     "/api/customers",
     {
       onRequest: [app.authenticate, app.rateLimitFor("customers.create"), requireScope("customers:write")],
+      // The body is optional: a POST with no body and no Content-Type is the same as {}. (A JSON null is still a 400.)
+      preValidation: async (request) => {
+        if (request.body == null && request.headers["content-type"] === undefined) request.body = {};
+      },
       preHandler: app.idempotent,
       schema: {
         summary: "Create a customer",
