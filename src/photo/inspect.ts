@@ -25,6 +25,7 @@ export interface InspectedPhoto {
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 const JPEG_MAGIC = Buffer.from([0xff, 0xd8, 0xff]);
 const PNG_MAGIC = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+const PNG_IEND = Buffer.from([0, 0, 0, 0, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82]);
 
 const reject = (message: string) => new ValidationError("photo rejected", { photo: [message] });
 
@@ -52,12 +53,25 @@ function signatureOf(bytes: Buffer): PhotoMediaType | undefined {
 }
 
 /**
- * Signature is JPEG or PNG and agrees with what the decoder sees; dimensions within bounds (checked from the
+ * True when the file ends where the image does (a JPEG's EOI marker, a PNG's IEND chunk; NUL padding aside).
+ * Decoders stop there and ignore the rest, which is how polyglot files (JPEG+ZIP, PNG+HTML) carry a second
+ * format inside a photo that decodes fine: we store the bytes as evidence, so they must be only the image.
+ */
+function endsWithTheImage(bytes: Buffer, mediaType: PhotoMediaType): boolean {
+  let end = bytes.length;
+  while (end > 0 && bytes[end - 1] === 0) end--;
+  if (mediaType === "image/jpeg") return end >= 4 && bytes[end - 2] === 0xff && bytes[end - 1] === 0xd9;
+  return end >= PNG_MAGIC.length + PNG_IEND.length && bytes.subarray(end - PNG_IEND.length, end).equals(PNG_IEND);
+}
+
+/**
+ * Signature is JPEG or PNG and agrees with what the decoder sees; nothing after the image's end; dimensions within bounds (checked from the
  * header, so a bomb costs nothing); then the whole image is decoded, so truncated or corrupt data is refused.
  */
 export async function inspectPhoto(bytes: Buffer): Promise<InspectedPhoto> {
   const mediaType = signatureOf(bytes);
   if (!mediaType) throw reject("must be a JPEG or PNG image");
+  if (!endsWithTheImage(bytes, mediaType)) throw reject("has data after the end of the image (or is truncated)");
   const options = { limitInputPixels: PHOTO_LIMITS.maxPixels, failOn: "warning" as const };
   let meta: Metadata;
   try {

@@ -15,10 +15,23 @@ interface ErrorBody {
   [extra: string]: unknown;
 }
 
+// A body with 100k unknown keys, or one key of a megabyte, must not come back as a multi-megabyte error:
+// at most this many fields are listed, each name cut to a sane length.
+const MAX_FIELDS_LISTED = 20;
+const MAX_FIELD_NAME = 100;
+
 /** zod issues (as fastify-type-provider-zod reports them) → {field: [messages]}. */
 function fieldErrorsOf(validation: { instancePath?: string; message?: string; keyword?: string; params?: Record<string, unknown> }[]): FieldErrors {
-  const out: FieldErrors = {};
-  const add = (field: string, message: string) => (out[field] ??= []).push(message);
+  // A Map, not an object literal: field names come from the caller ("constructor", "toString", …).
+  const out = new Map<string, string[]>();
+  let unlisted = 0;
+  const add = (field: string, message: string) => {
+    const name = field.length > MAX_FIELD_NAME ? `${field.slice(0, MAX_FIELD_NAME)}…` : field;
+    const messages = out.get(name);
+    if (messages) messages.push(message);
+    else if (out.size >= MAX_FIELDS_LISTED) unlisted++;
+    else out.set(name, [message]);
+  };
   for (const issue of validation) {
     const field = (issue.instancePath ?? "").replace(/^\//, "").replaceAll("/", ".");
     if (issue.keyword === "unrecognized_keys" && Array.isArray(issue.params?.keys)) {
@@ -27,7 +40,8 @@ function fieldErrorsOf(validation: { instancePath?: string; message?: string; ke
       add(field || "_body", issue.message ?? "invalid");
     }
   }
-  return out;
+  if (unlisted) out.set("_truncated", [`${unlisted} more field error(s) not listed`]);
+  return Object.fromEntries(out);
 }
 
 const FASTIFY_CLIENT_ERRORS: Record<string, { status: number; code: string; message?: string }> = {

@@ -12,8 +12,8 @@ declare module "fastify" {
 }
 
 export class UnsupportedMediaTypeError extends AppError {
-  constructor() {
-    super(415, "Content-Type must be application/json (UTF-8)", "unsupported_media_type");
+  constructor(message = "Content-Type must be application/json (UTF-8)") {
+    super(415, message, "unsupported_media_type");
   }
 }
 
@@ -26,7 +26,15 @@ export default fp(async (app) => {
       done(new UnsupportedMediaTypeError(), undefined);
       return;
     }
-    const text = body as string;
+    // Bodies are never decompressed (a zip bomb would bypass the body cap): gzip and friends are refused.
+    const encoding = request.headers["content-encoding"]?.trim().toLowerCase();
+    if (encoding && encoding !== "identity") {
+      done(new UnsupportedMediaTypeError("Content-Encoding is not supported; send the JSON body uncompressed"), undefined);
+      return;
+    }
+    // A UTF-8 byte order mark is ignored (RFC 8259 allows it); the kept text must not start with it either, or
+    // the members read from it (the raw envelope) would not be found.
+    const text = (body as string).replace(/^\uFEFF/, "");
     if (text.trim() === "") {
       done(new BadRequestError("request body is empty; expected a JSON object", "invalid_json"), undefined);
       return;

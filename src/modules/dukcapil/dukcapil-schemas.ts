@@ -20,7 +20,12 @@ export const DukcapilVerdictBody = z
       .pipe(z.base64("must be standard, padded base64 with no whitespace"))
       .nullish(),
     raw: z.record(z.string(), z.unknown(), "must be a JSON object").nullish(),
-    reason: z.string().max(INGEST_LIMITS.reasonChars, `must be at most ${INGEST_LIMITS.reasonChars} characters`).nullish(),
+    reason: z
+      .string()
+      .max(INGEST_LIMITS.reasonChars, `must be at most ${INGEST_LIMITS.reasonChars} characters`)
+      // PostgreSQL text holds neither NUL nor half a surrogate pair (it would fail the insert, or be altered)
+      .refine((s) => !s.includes("\u0000") && !/\p{Cs}/u.test(s), "must be valid Unicode text without NUL characters")
+      .nullish(),
   })
   .superRefine((body, ctx) => {
     if (body.valid && !body.photo) ctx.addIssue({ code: "custom", path: ["photo"], message: "required when valid is true" });

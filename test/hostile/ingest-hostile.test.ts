@@ -1,0 +1,663 @@
+// Hostile input against POST /api/identity/nik/dukcapil: a corpus of hand-picked cases plus property-based
+// ones (fast-check). For every case: no 5xx, and a refused request writes no row (verifications, face
+// enrolments, tier events counted before and after). Afterwards the process is healthy and its memory within
+// budget. Most cases go through app.inject; those about the HTTP framing itself (duplicate and oversized
+// headers, lying Content-Length, encodings) go over a real socket to the same app listening on a random port.
+//
+// Decisions the corpus pins down: a photo that decodes as a JPEG or PNG within the limits is accepted whatever
+// its colour model or depth (CMYK, grayscale, 16-bit, palette, interlaced, progressive); data after the
+// image's end (a JPEG+ZIP or JPEG+HTML polyglot) is refused; metadata inside the image (EXIF, ICC, text
+// chunks, comments) is accepted when the image decodes; `constructor` / `prototype` keys in `raw` are plain
+// data, `__proto__` and `constructor.prototype` are refused.
+import { randomBytes } from "node:crypto";
+import net from "node:net";
+import { runInNewContext } from "node:vm";
+import { setFlagsFromString } from "node:v8";
+import { crc32, createDeflate, gzipSync } from "node:zlib";
+import fc from "fast-check";
+import sharp from "sharp";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createTestContext, type TestContext, type Tenant } from "../helpers/app.js";
+import { b64, jpeg, png } from "../helpers/images.js";
+
+const URL = "/api/identity/nik/dukcapil";
+/**
+ * Memory budget over the whole corpus, after a full GC. The JS heap must come back (no request's data kept);
+ * the RSS of this process includes, on PGlite, the in-process database's wasm memory, which grows with the
+ * multi-megabyte rows the accepted cases store and is never returned to the OS, hence the wider RSS bound.
+ */
+const HEAP_BUDGET_MB = 64;
+const RSS_BUDGET_MB = process.env.TEST_DB === "postgres" ? 400 : 1536;
+let ctx: TestContext;
+let bank: Tenant;
+let customerId: string;
+let port: number;
+let goodJpeg: Buffer;
+let goodPng: Buffer;
+
+interface Outcome {
+  status: number | "no reply";
+  body: string;
+}
+
+const figures = { tried: 0, fiveXx: 0, rowsByRefused: 0, accepted: 0, byStatus: {} as Record<string, number> };
+/** The cases after which the process's RSS had grown most (diagnostics for the memory budget). */
+const rssSteps: { name: string; mb: number }[] = [];
+let rssBefore = 0;
+let heapBefore = 0;
+/**
+ * A refusal by Node's HTTP parser, before any request (or request id) exists: 408 and 431 with no body, a
+ * missing Host with an empty one, malformed framing with Fastify's default client-error body.
+ */
+function refusedByHttpParser(out: Outcome): boolean {
+  if (out.status === 408 || out.status === 431) return true;
+  return out.status === 400 && ["", "0\r\n\r\n", '{"error":"Bad Request","message":"Client Error","statusCode":400}'].includes(out.body);
+}
+
+/** Memory after a full garbage collection (so only what is really kept counts), in MB. */
+function settledMemory(): { rss: number; heap: number } {
+  setFlagsFromString("--expose-gc");
+  (runInNewContext("gc") as () => void)();
+  const m = process.memoryUsage();
+  return { rss: m.rss / 1048576, heap: m.heapUsed / 1048576 };
+}
+
+async function rowCounts(): Promise<number[]> {
+  const p = ctx.prisma;
+  return [await p.verification.count(), await p.faceEnrolment.count(), await p.tierEvent.count()];
+}
+
+/**
+ * Runs one case: counts rows around it, records the figures, and returns what the server answered. Throws
+ * (failing the test, or letting fast-check shrink) on a 5xx, on rows written by a refused request, and on a
+ * 4xx outside the platform's error shape.
+ */
+async function attempt(name: string, send: () => Promise<Outcome>): Promise<Outcome> {
+  const before = await rowCounts();
+  const rss0 = process.memoryUsage().rss;
+  const out = await send();
+  rssSteps.push({ name, mb: Math.round((process.memoryUsage().rss - rss0) / 1048576) });
+  const after = await rowCounts();
+  figures.tried++;
+  figures.byStatus[String(out.status)] = (figures.byStatus[String(out.status)] ?? 0) + 1;
+  const refused = out.status === "no reply" || out.status >= 300;
+  const written = after.reduce((sum, n, i) => sum + n - before[i]!, 0);
+  if (typeof out.status === "number" && out.status >= 500) {
+    figures.fiveXx++;
+    throw new Error(`${name}: ${out.status} ${out.body.slice(0, 300)}`);
+  }
+  if (refused && written !== 0) {
+    figures.rowsByRefused += written;
+    throw new Error(`${name}: refused (${out.status}) but wrote ${written} row(s)`);
+  }
+  if (!refused) figures.accepted++;
+  if (typeof out.status === "number" && out.status >= 400 && !refusedByHttpParser(out)) {
+    // 408/431 and malformed framing are refused by Node's HTTP parser before any request (or request id)
+    // exists; Fastify's client-error handler answers those. Everything else is ours: the platform's shape.
+    let body: Record<string, unknown> = {};
+    try {
+      body = JSON.parse(out.body) as Record<string, unknown>;
+    } catch {
+      throw new Error(`${name}: ${out.status} without a JSON error body: ${out.body.slice(0, 200)}`);
+    }
+    if (typeof body.error !== "string" || typeof body.code !== "string") throw new Error(`${name}: ${out.status} not in the error shape: ${out.body.slice(0, 200)}`);
+    if (out.body.length > 16_384) throw new Error(`${name}: a ${out.body.length}-byte error body`);
+  }
+  return out;
+}
+
+/** Through app.inject: the body as given (a string is sent as is), JSON content type unless overridden. */
+function inject(payload: unknown, headers: Record<string, string> = {}) {
+  return async (): Promise<Outcome> => {
+    const res = await ctx.app.inject({
+      method: "POST",
+      url: URL,
+      headers: { ...bank.auth, "content-type": "application/json", ...headers },
+      payload: (typeof payload === "string" || Buffer.isBuffer(payload) ? payload : JSON.stringify(payload)) as string,
+    });
+    return { status: res.statusCode, body: res.body };
+  };
+}
+
+/** Over a real socket: exactly these bytes; the reply's status line and body (or "no reply" if cut). */
+function raw(bytes: Buffer | string, { endAfterMs = 0 }: { endAfterMs?: number } = {}) {
+  return () =>
+    new Promise<Outcome>((resolve) => {
+      const socket = net.connect({ host: "127.0.0.1", port });
+      const chunks: Buffer[] = [];
+      socket.on("data", (c: Buffer) => chunks.push(c));
+      socket.on("error", () => {});
+      socket.on("close", () => {
+        const text = Buffer.concat(chunks).toString("utf8");
+        const m = /^HTTP\/1\.1 (\d{3})/.exec(text);
+        resolve(m ? { status: Number(m[1]), body: text.slice(text.indexOf("\r\n\r\n") + 4) } : { status: "no reply", body: text });
+      });
+      socket.on("connect", () => {
+        socket.write(bytes);
+        if (endAfterMs) setTimeout(() => socket.end(), endAfterMs);
+      });
+      socket.setTimeout(15_000, () => socket.destroy());
+    });
+}
+
+function httpRequest(head: string[], body: Buffer | string = ""): Buffer {
+  return Buffer.concat([Buffer.from(`POST ${URL} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n${head.join("\r\n")}\r\n\r\n`, "latin1"), Buffer.from(body)]);
+}
+
+const verdict = (photo: Buffer | string, extra: Record<string, unknown> = {}) => ({
+  customerId,
+  valid: true,
+  photo: typeof photo === "string" ? photo : b64(photo),
+  ...extra,
+});
+
+/** Asserts the status of a hand-picked case, naming it in the failure. */
+async function expectStatus(name: string, send: () => Promise<Outcome>, expected: (number | "no reply")[]) {
+  const out = await attempt(name, send);
+  expect(expected, `${name}: got ${out.status} ${out.body.slice(0, 200)}`).toContain(out.status);
+  return out;
+}
+
+// ------------------------------------------------------------------------------------ image surgery
+
+function pngChunk(type: string, data: Buffer): Buffer {
+  const len = Buffer.alloc(4);
+  len.writeUInt32BE(data.length);
+  const body = Buffer.concat([Buffer.from(type, "latin1"), data]);
+  const crc = Buffer.alloc(4);
+  crc.writeUInt32BE(crc32(body));
+  return Buffer.concat([len, body, crc]);
+}
+
+/** A PNG whose IHDR claims other dimensions, with a correct CRC (so only the dimension rules can refuse it). */
+function pngWithDimensions(base: Buffer, width: number, height: number): Buffer {
+  const out = Buffer.from(base);
+  out.writeUInt32BE(width >>> 0, 16);
+  out.writeUInt32BE(height >>> 0, 20);
+  out.writeUInt32BE(crc32(out.subarray(12, 29)), 29);
+  return out;
+}
+
+/** Inserts chunks right after IHDR (8-byte signature + 25-byte IHDR chunk). */
+function pngInsert(base: Buffer, ...chunks: Buffer[]): Buffer {
+  return Buffer.concat([base.subarray(0, 33), ...chunks, base.subarray(33)]);
+}
+
+function jpegSegment(marker: number, payload: Buffer): Buffer {
+  const head = Buffer.alloc(4);
+  head.writeUInt16BE(0xff00 | marker, 0);
+  head.writeUInt16BE(payload.length + 2, 2);
+  return Buffer.concat([head, payload]);
+}
+
+/** Inserts segments right after SOI. */
+function jpegInsert(base: Buffer, ...segments: Buffer[]): Buffer {
+  return Buffer.concat([base.subarray(0, 2), ...segments, base.subarray(2)]);
+}
+
+/** Offset of the first marker `ff xx` at or after `from`. */
+function markerAt(buf: Buffer, marker: number, from = 2): number {
+  for (let i = from; i < buf.length - 1; i++) if (buf[i] === 0xff && buf[i + 1] === marker) return i;
+  return -1;
+}
+
+/** `mib` MiB of zeros, deflated (zlib), without holding them in memory. */
+async function zeroesDeflated(mib: number): Promise<Buffer> {
+  const z = createDeflate({ level: 9 });
+  const out: Buffer[] = [];
+  z.on("data", (c: Buffer) => out.push(c));
+  const done = new Promise((resolve) => z.on("end", resolve));
+  const mb = Buffer.alloc(1024 * 1024);
+  for (let i = 0; i < mib; i++) if (!z.write(mb)) await new Promise((r) => z.once("drain", r));
+  z.end();
+  await done;
+  return Buffer.concat(out);
+}
+
+/** A minimal (stored, empty-file) ZIP archive. */
+function tinyZip(): Buffer {
+  const name = Buffer.from("evil.html");
+  const local = Buffer.alloc(30);
+  local.writeUInt32LE(0x04034b50, 0);
+  local.writeUInt16LE(name.length, 26);
+  const central = Buffer.alloc(46);
+  central.writeUInt32LE(0x02014b50, 0);
+  central.writeUInt16LE(name.length, 28);
+  const eocd = Buffer.alloc(22);
+  eocd.writeUInt32LE(0x06054b50, 0);
+  eocd.writeUInt16LE(1, 8);
+  eocd.writeUInt16LE(1, 10);
+  eocd.writeUInt32LE(46 + name.length, 12);
+  eocd.writeUInt32LE(30 + name.length, 16);
+  return Buffer.concat([local, name, central, name, eocd]);
+}
+
+// ------------------------------------------------------------------------------------------- set-up
+
+beforeAll(async () => {
+  ctx = await createTestContext();
+  bank = await ctx.tenant({ limits: { "identity.nik.dukcapil": 100_000 } });
+  customerId = await bank.customer();
+  goodJpeg = await jpeg(96, 120, { noise: true });
+  goodPng = await png(96, 120);
+  await ctx.app.listen({ host: "127.0.0.1", port: 0 });
+  port = (ctx.app.server.address() as net.AddressInfo).port;
+  // Warm up (first sharp decode, first transaction) before taking the memory baseline.
+  for (let i = 0; i < 3; i++) expect((await bank.post(URL, verdict(goodJpeg))).statusCode).toBe(201);
+  // fast-check builds its full-Unicode character tables (~80 MB of heap) on first use: warm them up too, so the
+  // budget measures the service, not the test's generators.
+  for (const unit of ["binary", "binary-ascii", "grapheme-ascii"] as const) fc.sample(fc.string({ unit }), 5);
+  fc.sample(fc.jsonValue({ maxDepth: 4 }), 5);
+  ({ rss: rssBefore, heap: heapBefore } = settledMemory());
+});
+
+afterAll(async () => {
+  console.log(
+    `[hostile] ${figures.tried} cases tried on ${process.env.TEST_DB ?? "pglite"}: ${figures.fiveXx} 5xx, ${figures.rowsByRefused} rows written by refused requests, ` +
+      `${figures.accepted} accepted; by status ${JSON.stringify(figures.byStatus)}`,
+  );
+  await ctx?.close();
+});
+
+// ---------------------------------------------------------------------------------------- the corpus
+
+describe("hostile input to the Dukcapil ingest", () => {
+  it("wrong types: 400 with the field named", async () => {
+    const bodies: [string, unknown][] = [
+      ["number body", 1],
+      ["boolean body", true],
+      ["string body", "verdict"],
+      ["null body", null],
+      ["array body", [verdict(goodJpeg)]],
+      ["empty object", {}],
+      ["customerId number", { ...verdict(goodJpeg), customerId: 12345 }],
+      ["customerId null", { ...verdict(goodJpeg), customerId: null }],
+      ["customerId array", { ...verdict(goodJpeg), customerId: [customerId] }],
+      ["customerId object", { ...verdict(goodJpeg), customerId: { id: customerId } }],
+      ["customerId empty", { ...verdict(goodJpeg), customerId: "" }],
+      ["customerId 1 MB", { ...verdict(goodJpeg), customerId: "c".repeat(1 << 20) }],
+      ["customerId SQL", { ...verdict(goodJpeg), customerId: "' OR 1=1 --" }],
+      ["valid string", { ...verdict(goodJpeg), valid: "true" }],
+      ["valid number", { ...verdict(goodJpeg), valid: 1 }],
+      ["valid null", { ...verdict(goodJpeg), valid: null }],
+      ["valid object", { ...verdict(goodJpeg), valid: {} }],
+      ["photo number", { ...verdict(goodJpeg), photo: 42 }],
+      ["photo array", { ...verdict(goodJpeg), photo: [b64(goodJpeg)] }],
+      ["photo object", { ...verdict(goodJpeg), photo: { data: b64(goodJpeg) } }],
+      ["photo true", { ...verdict(goodJpeg), photo: true }],
+      ["photo null while valid", { ...verdict(goodJpeg), photo: null }],
+      ["raw array", { ...verdict(goodJpeg), raw: [1, 2] }],
+      ["raw string", { ...verdict(goodJpeg), raw: '{"a":1}' }],
+      ["raw number", { ...verdict(goodJpeg), raw: 7 }],
+      ["raw boolean", { ...verdict(goodJpeg), raw: false }],
+      ["reason number", { customerId, valid: false, reason: 5 }],
+      ["reason array", { customerId, valid: false, reason: ["a"] }],
+      ["reason too long", { customerId, valid: false, reason: "é".repeat(501) }],
+      ["unknown field", { ...verdict(goodJpeg), nik: "3171" }],
+      ["unknown unicode field", { ...verdict(goodJpeg), "\u202e\u0000x": 1 }],
+      ["unknown fields named like Object.prototype members", { ...verdict(goodJpeg), constructor: 1, toString: "x", hasOwnProperty: [], valueOf: {} }],
+      ["unknown field with a 100 KB name", { ...verdict(goodJpeg), ["k".repeat(100_000)]: 1 }],
+    ];
+    for (const [name, body] of bodies) await expectStatus(name, inject(body), [400]);
+    await expectStatus("a verdict for a customer that does not exist", inject({ ...verdict(goodJpeg), customerId: "cjld2cjxh0000qzrmn831i7rn" }), [404]);
+  });
+
+  it("huge and deep JSON", async () => {
+    const deep = (n: number) => "[".repeat(n) + "]".repeat(n);
+    const cases: [string, string, (number | "no reply")[]][] = [
+      // 100k levels of nesting inside raw: valid JSON of 200 KB under the 256 KiB raw cap, stored as sent.
+      ["raw nested 100k deep", `{"customerId":"${customerId}","valid":false,"raw":{"a":${deep(100_000)}}}`, [201]],
+      ["raw nested 100k deep objects", `{"customerId":"${customerId}","valid":false,"raw":${'{"a":'.repeat(40_000)}1${"}".repeat(40_000)}}`, [201]],
+      ["raw nested 1M deep (over the raw cap)", `{"customerId":"${customerId}","valid":false,"raw":{"a":${deep(1_000_000)}}}`, [413]],
+      ["unknown field nested 1M deep", `{"customerId":"${customerId}","valid":false,"x":${deep(1_000_000)}}`, [400]],
+      ["reason nested 100k deep", `{"customerId":"${customerId}","valid":false,"reason":${deep(100_000)}}`, [400]],
+      ["unbalanced nesting", `{"customerId":"${customerId}","valid":false,"raw":{"a":${"[".repeat(100_000)}}}`, [400]],
+      ["100k unknown fields", `{"customerId":"${customerId}","valid":false,${Array.from({ length: 100_000 }, (_, i) => `"k${i}":0`).join(",")}}`, [400]],
+      ["raw with 100k keys (over the raw cap)", `{"customerId":"${customerId}","valid":false,"raw":{${Array.from({ length: 100_000 }, (_, i) => `"k${i}":0`).join(",")}}}`, [413]],
+      ["raw just under its cap", `{"customerId":"${customerId}","valid":false,"raw":{"pad":"${"x".repeat(256 * 1024 - 12)}"}}`, [201]],
+      ["body over the 8 MiB cap", `{"customerId":"${customerId}","valid":false,"reason":"${"x".repeat(8 * 1024 * 1024)}"}`, [413]],
+      ["a 7 MiB reason", `{"customerId":"${customerId}","valid":false,"reason":"${"x".repeat(7 * 1024 * 1024)}"}`, [400]],
+      ["numbers beyond double", `{"customerId":"${customerId}","valid":false,"raw":{"n":1e400,"m":-1e-400,"big":123456789012345678901234567890}}`, [201]],
+      ["duplicate keys (last wins, as in JSON.parse)", `{"customerId":"x","customerId":"${customerId}","valid":true,"valid":false}`, [201]],
+      ["lone surrogates in reason", `{"customerId":"${customerId}","valid":false,"reason":"\\ud800\\udfff\\udc00"}`, [400]],
+      ["lone surrogates in raw (stored as sent)", `{"customerId":"${customerId}","valid":false,"raw":{"s":"\\ud800"}}`, [201]],
+      ["NUL in reason", `{"customerId":"${customerId}","valid":false,"reason":"a\\u0000b"}`, [400]],
+      ["NUL in raw (stored as sent)", `{"customerId":"${customerId}","valid":false,"raw":{"s":"a\\u0000b"}}`, [201]],
+      ["truncated JSON", `{"customerId":"${customerId}","valid":fal`, [400]],
+      ["trailing garbage", `{"customerId":"${customerId}","valid":false}xyz`, [400]],
+      ["two JSON documents", `{"customerId":"${customerId}","valid":false}{"a":1}`, [400]],
+      ["JSON with comments", `{"customerId":"${customerId}", /* c */ "valid":false}`, [400]],
+      ["single quotes", `{'customerId':'${customerId}','valid':false}`, [400]],
+      ["NaN literal", `{"customerId":"${customerId}","valid":false,"raw":{"n":NaN}}`, [400]],
+      ["only whitespace", " \n\t ", [400]],
+    ];
+    for (const [name, body, expected] of cases) await expectStatus(name, inject(body), expected);
+  });
+
+  it("__proto__ and constructor keys", async () => {
+    const cases: [string, string, number[]][] = [
+      ["__proto__ at the top", `{"__proto__":{"valid":true},"customerId":"${customerId}","valid":false}`, [400]],
+      ["__proto__ in raw", `{"customerId":"${customerId}","valid":false,"raw":{"__proto__":{"isAdmin":true}}}`, [400]],
+      ["__proto__ deep in raw", `{"customerId":"${customerId}","valid":false,"raw":{"a":{"b":[{"__proto__":{"x":1}}]}}}`, [400]],
+      ["escaped __proto__ in raw", `{"customerId":"${customerId}","valid":false,"raw":{"\\u005f_proto__":{"x":1}}}`, [400]],
+      ["constructor.prototype in raw", `{"customerId":"${customerId}","valid":false,"raw":{"constructor":{"prototype":{"x":1}}}}`, [400]],
+      ["constructor.prototype at the top", `{"constructor":{"prototype":{"valid":true}},"customerId":"${customerId}","valid":false}`, [400]],
+      ["constructor as plain data in raw", `{"customerId":"${customerId}","valid":false,"raw":{"constructor":"Dukcapil","prototype":1,"toString":2}}`, [201]],
+      ["hasOwnProperty as data in raw", `{"customerId":"${customerId}","valid":false,"raw":{"hasOwnProperty":{"a":1},"valueOf":null}}`, [201]],
+    ];
+    for (const [name, body, expected] of cases) await expectStatus(name, inject(body), expected);
+    expect(({} as Record<string, unknown>).isAdmin).toBeUndefined();
+    expect(({} as Record<string, unknown>).x).toBeUndefined();
+  });
+
+  it("invalid and padded base64, data-URL prefixes", async () => {
+    const good = b64(goodJpeg);
+    expect(good).toMatch(/[+/]/); // so the URL-safe variant differs
+    const unpadded = b64(goodJpeg.subarray(0, goodJpeg.length - (goodJpeg.length % 3 === 0 ? 1 : 0)));
+    const cases: [string, string][] = [
+      ["empty string", ""],
+      ["not base64 at all", "!!!!"],
+      ["padding stripped", unpadded.replace(/=+$/, "")],
+      ["extra padding", `${good}====`],
+      ["padding in the middle", `${good.slice(0, 8)}==${good.slice(8)}`],
+      ["newline inside", `${good.slice(0, 76)}\n${good.slice(76)}`],
+      ["CRLF line breaks (MIME style)", good.match(/.{1,76}/g)!.join("\r\n")],
+      ["leading space", ` ${good}`],
+      ["trailing space", `${good} `],
+      ["URL-safe alphabet", good.replaceAll("+", "-").replaceAll("/", "_")],
+      ["non-canonical final character", good.replace(/([A-Za-z0-9+/])(=+)$/, (_, c: string, pad: string) => String.fromCharCode(c.charCodeAt(0) + 1) + pad)],
+      ["unicode lookalikes", good.replace("A", "\u0391")],
+      ["data: URL jpeg", `data:image/jpeg;base64,${good}`],
+      ["data: URL png", `data:image/png;base64,${good}`],
+      ["DATA: uppercase", `DATA:image/jpeg;base64,${good}`],
+      ["data: with a leading space", ` data:image/jpeg;base64,${good}`],
+      ["data: without a type", `data:;base64,${good}`],
+      ["base64 of nothing useful", Buffer.from("hello").toString("base64")],
+      ["base64 of a zero byte", "AA=="],
+      ["base64 of 5 MiB + 1 of zeros", Buffer.alloc(5 * 1024 * 1024 + 1).toString("base64")],
+    ];
+    for (const [name, photo] of cases) {
+      const out = await expectStatus(name, inject(verdict(photo)), [400, 413]);
+      if (out.status === 400) expect(Object.keys(JSON.parse(out.body).details?.fieldErrors ?? {}), name).toEqual(["photo"]);
+    }
+  });
+
+  it("polyglots, absurd PNGs, broken JPEGs", async () => {
+    const html = Buffer.from("<html><body><script>alert(document.cookie)</script></body></html>");
+    const eoi = markerAt(goodJpeg, 0xd9, goodJpeg.length - 2);
+    expect(eoi).toBe(goodJpeg.length - 2);
+    const sos = markerAt(goodJpeg, 0xda);
+    const sof = markerAt(goodJpeg, 0xc0);
+    const sofZero = Buffer.from(goodJpeg);
+    sofZero.writeUInt16BE(0, sof + 5);
+    sofZero.writeUInt16BE(0, sof + 7);
+    const sofHuge = Buffer.from(goodJpeg);
+    sofHuge.writeUInt16BE(65_000, sof + 5);
+    sofHuge.writeUInt16BE(65_000, sof + 7);
+    const badLength = Buffer.from(goodJpeg);
+    badLength.writeUInt16BE(0xffff, sof + 2);
+    const refused: [string, Buffer][] = [
+      ["JPEG + ZIP polyglot", Buffer.concat([goodJpeg, tinyZip()])],
+      ["JPEG + HTML polyglot", Buffer.concat([goodJpeg, html])],
+      ["PNG + ZIP polyglot", Buffer.concat([goodPng, tinyZip()])],
+      ["PNG + HTML polyglot", Buffer.concat([goodPng, html])],
+      ["ZIP first, JPEG after", Buffer.concat([tinyZip(), goodJpeg])],
+      ["HTML first, JPEG after", Buffer.concat([html, goodJpeg])],
+      ["PDF header", Buffer.concat([Buffer.from("%PDF-1.7\n"), goodJpeg])],
+      ["PNG dimensions 0x0", pngWithDimensions(goodPng, 0, 0)],
+      ["PNG 1x1 claimed", pngWithDimensions(goodPng, 1, 1)],
+      ["PNG 2^31-1 x 1", pngWithDimensions(goodPng, 2 ** 31 - 1, 1)],
+      ["PNG 65535 x 65535", pngWithDimensions(goodPng, 65_535, 65_535)],
+      ["PNG 4096 x 4097", pngWithDimensions(goodPng, 4096, 4097)],
+      ["PNG 4096 x 4096 claimed, 96x120 of data", pngWithDimensions(goodPng, 4096, 4096)],
+      ["PNG 2^32-1 x 2^32-1", pngWithDimensions(goodPng, 2 ** 32 - 1, 2 ** 32 - 1)],
+      ["PNG signature only", goodPng.subarray(0, 8)],
+      ["PNG without IEND", goodPng.subarray(0, goodPng.length - 12)],
+      ["PNG with a bad IHDR CRC", (() => { const b = Buffer.from(goodPng); b.writeUInt8(b.readUInt8(29) ^ 0xff, 29); return b; })()],
+      ["JPEG SOI only", goodJpeg.subarray(0, 3)],
+      ["JPEG SOI + EOI", Buffer.from([0xff, 0xd8, 0xff, 0xd9])],
+      ["JPEG 0x0 frame", sofZero],
+      ["JPEG 65000x65000 frame", sofHuge],
+      ["JPEG segment length past the end", badLength],
+      ["JPEG without its scan", Buffer.concat([goodJpeg.subarray(0, sos), Buffer.from([0xff, 0xd9])])],
+      ["JPEG cut mid-scan", Buffer.concat([goodJpeg.subarray(0, sos + 40), Buffer.from([0xff, 0xd9])])],
+      ["JPEG with two SOF", jpegInsert(goodJpeg, goodJpeg.subarray(sof, sof + 2 + goodJpeg.readUInt16BE(sof + 2)))],
+      ["JPEG header on PNG data", Buffer.concat([Buffer.from([0xff, 0xd8, 0xff]), goodPng.subarray(3)])],
+      ["PNG header on JPEG data", Buffer.concat([goodPng.subarray(0, 8), goodJpeg.subarray(8)])],
+      ["a GIF", Buffer.from("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7", "base64")],
+      ["a WebP", await sharp({ create: { width: 80, height: 80, channels: 3, background: "#888" } }).webp().toBuffer()],
+      ["an SVG", Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="100" height="100"><script>alert(1)</script></svg>')],
+      ["a TIFF", await sharp({ create: { width: 80, height: 80, channels: 3, background: "#888" } }).tiff().toBuffer()],
+    ];
+    for (const [name, bytes] of refused) await expectStatus(name, inject(verdict(bytes)), [400]);
+
+    // Content inside the image's own structure is part of a sound image: accepted when it decodes.
+    const inside: [string, Buffer][] = [
+      ["HTML in a JPEG comment", jpegInsert(goodJpeg, jpegSegment(0xfe, html))],
+      ["HTML in a PNG tEXt chunk", pngInsert(goodPng, pngChunk("tEXt", Buffer.concat([Buffer.from("Comment\0"), html])))],
+      ["JPEG with trailing NUL padding", Buffer.concat([goodJpeg, Buffer.alloc(16)])],
+    ];
+    for (const [name, bytes] of inside) await expectStatus(name, inject(verdict(bytes)), [201]);
+    // Standalone and reserved markers after SOI: libjpeg skips what the standard lets it skip; the decoder decides.
+    await expectStatus("JPEG with a zero-length APP0", inject(verdict(jpegInsert(goodJpeg, Buffer.from([0xff, 0xe0, 0x00, 0x00])))), [201, 400]);
+    for (const marker of [0x01, 0x02, 0xbf, 0xc8, 0xf0]) {
+      await expectStatus(`JPEG marker ff${marker.toString(16)} after SOI`, inject(verdict(jpegInsert(goodJpeg, Buffer.from([0xff, marker, 0x00, 0x02])))), [201, 400]);
+    }
+  });
+
+  it("CMYK, 16-bit and other colour models: accepted when they decode", async () => {
+    const base = () => sharp({ create: { width: 100, height: 120, channels: 3, background: { r: 200, g: 120, b: 80 } } });
+    const cases: [string, Buffer, string][] = [
+      ["CMYK JPEG", await base().toColourspace("cmyk").jpeg().toBuffer(), "image/jpeg"],
+      ["grayscale JPEG", await base().grayscale().jpeg().toBuffer(), "image/jpeg"],
+      ["progressive JPEG", await base().jpeg({ progressive: true }).toBuffer(), "image/jpeg"],
+      ["4:4:4 JPEG at quality 100", await base().jpeg({ quality: 100, chromaSubsampling: "4:4:4" }).toBuffer(), "image/jpeg"],
+      ["16-bit RGB PNG", await base().toColourspace("rgb16").png().toBuffer(), "image/png"],
+      ["16-bit grayscale PNG", await base().toColourspace("grey16").png().toBuffer(), "image/png"],
+      ["RGBA PNG", await base().ensureAlpha(0.5).png().toBuffer(), "image/png"],
+      ["palette PNG", await base().png({ palette: true, colours: 4 }).toBuffer(), "image/png"],
+      ["interlaced PNG", await base().png({ progressive: true }).toBuffer(), "image/png"],
+      ["1-bit PNG", await base().grayscale().png({ palette: true, colours: 2 }).toBuffer(), "image/png"],
+    ];
+    for (const [name, bytes, mediaType] of cases) {
+      const out = await expectStatus(name, inject(verdict(bytes)), [201]);
+      const fe = await ctx.prisma.faceEnrolment.findUniqueOrThrow({ where: { id: JSON.parse(out.body).enrolment.id } });
+      expect(fe, name).toMatchObject({ mediaType, width: 100, height: 120 });
+    }
+  });
+
+  it("EXIF, ICC and text-chunk bombs: answered quickly, never a 5xx", async () => {
+    const junkExif = (n: number) => jpegSegment(0xe1, Buffer.concat([Buffer.from("Exif\0\0"), randomBytes(n)]));
+    // A TIFF header whose first IFD points at itself, with an entry count of 65535.
+    const loopIfd = Buffer.from("Exif\0\0II*\0\x08\0\0\0\xff\xff", "latin1");
+    const icc = (n: number, seq: number, total: number) => jpegSegment(0xe2, Buffer.concat([Buffer.from("ICC_PROFILE\0"), Buffer.from([seq, total]), randomBytes(n)]));
+    // 256 MiB of zeros deflate to ~256 KB: a text chunk that would inflate to 256 MiB.
+    const inflateBomb = await zeroesDeflated(256);
+    const cases: [string, Buffer][] = [
+      ["70 APP1 EXIF segments of 64 KB (4.5 MB)", jpegInsert(goodJpeg, ...Array.from({ length: 70 }, () => junkExif(65_000)))],
+      ["EXIF IFD loop", jpegInsert(goodJpeg, jpegSegment(0xe1, loopIfd))],
+      ["EXIF with absurd offsets", jpegInsert(goodJpeg, jpegSegment(0xe1, Buffer.from("Exif\0\0MM\0*\xff\xff\xff\xf0", "latin1")))],
+      ["ICC profile in 70 chunks (4.5 MB)", jpegInsert(goodJpeg, ...Array.from({ length: 70 }, (_, i) => icc(65_000, i + 1, 70)))],
+      ["ICC chunk claiming 255 parts", jpegInsert(goodJpeg, icc(1000, 1, 255))],
+      ["JPEG with 4 MB of COM segments", jpegInsert(goodJpeg, ...Array.from({ length: 64 }, () => jpegSegment(0xfe, randomBytes(65_000))))],
+      ["PNG zTXt inflate bomb (256 MiB)", pngInsert(goodPng, pngChunk("zTXt", Buffer.concat([Buffer.from("Comment\0\0"), inflateBomb])))],
+      ["PNG iCCP inflate bomb (256 MiB)", pngInsert(goodPng, pngChunk("iCCP", Buffer.concat([Buffer.from("icc\0\0"), inflateBomb])))],
+      ["PNG iTXt inflate bomb (256 MiB)", pngInsert(goodPng, pngChunk("iTXt", Buffer.concat([Buffer.from("XML:com.adobe.xmp\0\x01\0\0\0"), inflateBomb])))],
+      ["PNG with a 4 MB eXIf chunk", pngInsert(goodPng, pngChunk("eXIf", Buffer.concat([Buffer.from("MM\0*\0\0\0\x08", "latin1"), randomBytes(4_000_000)])))],
+      ["PNG with 20000 tEXt chunks", pngInsert(goodPng, ...Array.from({ length: 20_000 }, (_, i) => pngChunk("tEXt", Buffer.from(`k${i}\0v`))))],
+      ["PNG with a chunk length past the end", pngInsert(goodPng, Buffer.from([0x7f, 0xff, 0xff, 0xff, 0x74, 0x45, 0x58, 0x74]))],
+    ];
+    for (const [name, bytes] of cases) {
+      const t = performance.now();
+      await expectStatus(name, inject(verdict(bytes)), [201, 400, 413]);
+      expect(performance.now() - t, `${name} took too long`).toBeLessThan(10_000);
+    }
+  });
+
+  it("wrong content types and encodings", async () => {
+    const body = JSON.stringify({ customerId, valid: false, reason: "encoding test", raw: { enc: "é" } });
+    const cases: [string, () => Promise<Outcome>, (number | "no reply")[]][] = [
+      ["text/plain", inject(body, { "content-type": "text/plain" }), [415]],
+      ["form-urlencoded", inject(`customerId=${customerId}&valid=false`, { "content-type": "application/x-www-form-urlencoded" }), [415]],
+      ["multipart", inject(body, { "content-type": "multipart/form-data; boundary=x" }), [415]],
+      ["application/json-patch+json", inject(body, { "content-type": "application/json-patch+json" }), [415]],
+      ["text/json", inject(body, { "content-type": "text/json" }), [415]],
+      ["charset utf-16 declared", inject(Buffer.from(body, "utf16le"), { "content-type": "application/json; charset=utf-16" }), [415]],
+      ["charset latin1 declared", inject(body, { "content-type": "application/json; charset=iso-8859-1" }), [415]],
+      ["UTF-16LE body with BOM, no charset", inject(Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(body, "utf16le")]), {}), [400]],
+      ["UTF-16BE body with BOM, no charset", inject(Buffer.concat([Buffer.from([0xfe, 0xff]), Buffer.from(body, "utf16le").swap16()]), {}), [400]],
+      ["UTF-32 body", inject(Buffer.from(Array.from(body).flatMap((c) => [c.charCodeAt(0), 0, 0, 0])), {}), [400]],
+      ["invalid UTF-8 bytes in a string", inject(Buffer.concat([Buffer.from(`{"customerId":"${customerId}","valid":false,"reason":"`), Buffer.from([0xc3, 0x28, 0xff]), Buffer.from('"}')]), {}), [201, 400]],
+      ["gzip body, Content-Encoding gzip", inject(gzipSync(body), { "content-encoding": "gzip" }), [415]],
+      ["plain body, Content-Encoding gzip", inject(body, { "content-encoding": "gzip" }), [415]],
+      ["Content-Encoding br", inject(body, { "content-encoding": "br" }), [415]],
+      ["Content-Encoding identity", inject(body, { "content-encoding": "identity" }), [201]],
+      ["upper-case media type", inject(body, { "content-type": "APPLICATION/JSON" }), [201, 415]],
+      ["charset=UTF-8 quoted", inject(body, { "content-type": 'application/json; charset="UTF-8"' }), [201]],
+    ];
+    for (const [name, send, expected] of cases) await expectStatus(name, send, expected);
+
+    // A UTF-8 BOM is tolerated (RFC 8259 allows ignoring it), and raw is still stored exactly as sent.
+    const rawText = '{"nik":"3171","bom":true}';
+    const out = await expectStatus("UTF-8 BOM", inject(`\ufeff{"customerId":"${customerId}","valid":false,"raw":${rawText}}`), [201]);
+    const ver = await ctx.prisma.verification.findUniqueOrThrow({ where: { id: JSON.parse(out.body).verification.id } });
+    expect(ver.rawSealed, "raw kept despite the BOM").not.toBeNull();
+    expect(ctx.sealer.open(ver.rawSealed!, { purpose: "verification.raw", rowId: ver.id }).toString("utf8")).toBe(rawText);
+  });
+
+  it("duplicate, oversized and lying headers over a real socket", async () => {
+    const body = JSON.stringify({ customerId, valid: false, reason: "header test" });
+    const auth = `Authorization: ${bank.auth.authorization}`;
+    const json = "Content-Type: application/json";
+    const len = `Content-Length: ${Buffer.byteLength(body)}`;
+    const cases: [string, () => Promise<Outcome>, (number | "no reply")[]][] = [
+      ["baseline over the socket", raw(httpRequest([auth, json, len], body)), [201]],
+      ["duplicate Content-Length, different values", raw(httpRequest([auth, json, len, "Content-Length: 5"], body)), [400]],
+      ["Content-Length and Transfer-Encoding", raw(httpRequest([auth, json, len, "Transfer-Encoding: chunked"], body)), [400]],
+      ["Content-Length longer than the body", raw(httpRequest([auth, json, `Content-Length: ${Buffer.byteLength(body) + 100}`], body), { endAfterMs: 300 }), ["no reply", 400]],
+      ["Content-Length shorter than the body", raw(httpRequest([auth, json, "Content-Length: 10"], body)), [400]],
+      ["negative Content-Length", raw(httpRequest([auth, json, "Content-Length: -1"], body)), [400]],
+      ["duplicate Content-Type, JSON then text", raw(httpRequest([auth, json, "Content-Type: text/plain", len], body)), [201, 400, 415]],
+      ["duplicate Content-Type, text then JSON", raw(httpRequest([auth, "Content-Type: text/plain", json, len], body)), [400, 415]],
+      ["duplicate Authorization, other key second", raw(httpRequest([auth, "Authorization: Bearer qe_sk_sandbox_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", json, len], body)), [201, 400, 401]],
+      ["duplicate Authorization, bad key first", raw(httpRequest(["Authorization: Bearer qe_sk_sandbox_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", auth, json, len], body)), [400, 401]],
+      ["duplicate Idempotency-Key", raw(httpRequest([auth, json, len, "Idempotency-Key: a-1", "Idempotency-Key: a-2"], body)), [400]],
+      ["oversized header (20 KB)", raw(httpRequest([auth, json, len, `X-Junk: ${"x".repeat(20_000)}`], body)), [431]],
+      ["oversized Authorization (10 KB)", raw(httpRequest([`Authorization: Bearer ${"a".repeat(10_000)}`, json, len], body)), [401]],
+      ["3000 small headers", raw(httpRequest([auth, json, len, ...Array.from({ length: 3000 }, (_, i) => `X-H${i}: v`)], body)), [201, 400, 431]],
+      ["header with a control character", raw(httpRequest([auth, json, len, "X-Bad: a\x01b"], body)), [400]],
+      ["header name with a space", raw(httpRequest([auth, json, len, "X Bad: v"], body)), [400]],
+      ["obsolete line folding", raw(httpRequest([auth, json, len, "X-Fold: a", " b"], body)), [400]],
+      ["bare LF line endings", raw(Buffer.from(`POST ${URL} HTTP/1.1\nHost: x\n${auth}\n${json}\n${len}\nConnection: close\n\n${body}`)), [201, 400]],
+      ["HTTP/1.0 without Host", raw(Buffer.from(`POST ${URL} HTTP/1.0\r\n${auth}\r\n${json}\r\n${len}\r\n\r\n${body}`)), [201, 400]],
+      ["HTTP/1.1 without Host", raw(Buffer.from(`POST ${URL} HTTP/1.1\r\n${auth}\r\n${json}\r\n${len}\r\nConnection: close\r\n\r\n${body}`)), [400]],
+      ["not HTTP at all", raw(Buffer.from("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03 TLS hello")), [400, "no reply"]],
+      ["chunked body with a bad chunk size", raw(httpRequest([auth, json, "Transfer-Encoding: chunked"], "zz\r\n{}\r\n0\r\n\r\n")), [400]],
+      ["chunked body, valid", raw(httpRequest([auth, json, "Transfer-Encoding: chunked"], `${Buffer.byteLength(body).toString(16)}\r\n${body}\r\n0\r\n\r\n`)), [201]],
+    ];
+    for (const [name, send, expected] of cases) await expectStatus(name, send, expected);
+  });
+
+  // ------------------------------------------------------------------------------- property-based
+
+  const json = fc.jsonValue({ maxDepth: 4 });
+  const knownFields = () =>
+    fc.record(
+      {
+        customerId: fc.oneof(fc.constant(customerId), fc.string(), json),
+        valid: fc.oneof(fc.boolean(), json),
+        photo: fc.oneof(fc.constant(b64(goodJpeg)), fc.base64String({ maxLength: 200 }), fc.string(), json),
+        raw: fc.oneof(fc.dictionary(fc.string(), json), json),
+        reason: fc.oneof(fc.string({ maxLength: 600 }), json),
+      },
+      { requiredKeys: [] },
+    );
+
+  it("property: arbitrary JSON bodies and field values", async () => {
+    await fc.assert(
+      fc.asyncProperty(json, async (body) => {
+        await attempt(`body ${JSON.stringify(body).slice(0, 80)}`, inject(JSON.stringify(body)));
+      }),
+      { numRuns: 40 },
+    );
+    await fc.assert(
+      fc.asyncProperty(knownFields(), fc.dictionary(fc.string(), json, { maxKeys: 2 }), async (fields, extra) => {
+        await attempt(`fields ${JSON.stringify(fields).slice(0, 80)}`, inject({ ...extra, ...fields }));
+      }),
+      { numRuns: 80 },
+    );
+  });
+
+  it("property: arbitrary text as the body and as the photo", async () => {
+    const jsonish = fc.string({ unit: fc.constantFrom(..."{}[]\",:\\ 0123456789eE.-+truefalsnul\u0000\ud800é_p".split("")), maxLength: 200 });
+    await fc.assert(
+      fc.asyncProperty(fc.oneof(jsonish, fc.string({ unit: "binary", maxLength: 200 })), async (text) => {
+        await attempt(`text ${JSON.stringify(text).slice(0, 80)}`, inject(text));
+      }),
+      { numRuns: 40 },
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.oneof(fc.base64String({ maxLength: 400 }), fc.string({ unit: "binary-ascii", maxLength: 400 })), async (photo) => {
+        await attempt(`photo ${photo.slice(0, 60)}`, inject(verdict(photo)));
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  it("property: mutated JPEGs and PNGs (flipped, cut, spliced bytes)", async () => {
+    const mutation = (size: number) =>
+      fc.oneof(
+        fc.record({ kind: fc.constant("set" as const), at: fc.nat(size - 1), value: fc.nat(255) }),
+        fc.record({ kind: fc.constant("cut" as const), at: fc.nat(size - 1), value: fc.constant(0) }),
+        fc.record({ kind: fc.constant("insert" as const), at: fc.nat(size - 1), value: fc.nat(255) }),
+      );
+    const mutate = (base: Buffer, ms: { kind: "set" | "cut" | "insert"; at: number; value: number }[]) => {
+      let b = Buffer.from(base);
+      for (const m of ms) {
+        const at = Math.min(m.at, b.length - 1);
+        if (m.kind === "set") b[at] = m.value;
+        else if (m.kind === "cut") b = b.subarray(0, Math.max(at, 4));
+        else b = Buffer.concat([b.subarray(0, at), Buffer.from([m.value, m.value]), b.subarray(at)]);
+      }
+      return b;
+    };
+    for (const [name, base, runs] of [["JPEG", goodJpeg, 50], ["PNG", goodPng, 30]] as const) {
+      await fc.assert(
+        fc.asyncProperty(fc.array(mutation(base.length), { minLength: 1, maxLength: 6 }), async (ms) => {
+          const out = await attempt(`${name} mutated ${JSON.stringify(ms)}`, inject(verdict(mutate(base, ms))));
+          if (out.status !== 201 && out.status !== 400) throw new Error(`${name} mutated ${JSON.stringify(ms)}: ${out.status}`);
+        }),
+        { numRuns: runs },
+      );
+    }
+  });
+
+  it("property: arbitrary Content-Type and Content-Encoding headers", async () => {
+    const body = JSON.stringify({ customerId, valid: false, reason: "header property" });
+    const token = fc.string({ unit: fc.constantFrom(..."abcjsonxml/+;=-_ \"*.,UTF8".split("")), maxLength: 40 });
+    await fc.assert(
+      fc.asyncProperty(fc.oneof(token, fc.constant("application/json"), fc.string({ unit: "grapheme-ascii" })), fc.option(token), async (type, encoding) => {
+        await attempt(`content-type ${type} / ${encoding}`, inject(body, { "content-type": type, ...(encoding === null ? {} : { "content-encoding": encoding }) }));
+      }),
+      { numRuns: 20 },
+    );
+  });
+
+  it("afterwards: healthy, serving valid verdicts, memory within budget", async () => {
+    expect(figures.tried).toBeGreaterThanOrEqual(200);
+    expect(figures.fiveXx).toBe(0);
+    expect(figures.rowsByRefused).toBe(0);
+    expect((await ctx.app.inject({ method: "GET", url: "/healthz" })).statusCode).toBe(200);
+    expect((await ctx.app.inject({ method: "GET", url: "/readyz" })).statusCode).toBe(200);
+    const res = await bank.post(URL, verdict(await jpeg(400, 500, { noise: true }), { raw: { after: "the storm" } }));
+    expect(res.statusCode).toBe(201);
+    const after = settledMemory();
+    const spikes = [...rssSteps].sort((a, b) => b.mb - a.mb).slice(0, 3);
+    console.log(
+      `[hostile] memory over the corpus, after GC: JS heap ${(after.heap - heapBefore).toFixed(0)} MB (budget ${HEAP_BUDGET_MB}), ` +
+        `RSS ${(after.rss - rssBefore).toFixed(0)} MB (budget ${RSS_BUDGET_MB}); largest single-case RSS rises: ${JSON.stringify(spikes)}`,
+    );
+    expect(after.heap - heapBefore).toBeLessThan(HEAP_BUDGET_MB);
+    expect(after.rss - rssBefore).toBeLessThan(RSS_BUDGET_MB);
+  });
+});
