@@ -18,7 +18,8 @@ async function main(): Promise<number> {
     // DEV_DATABASE_URL=<a scratch PostgreSQL database> to use a real server (needs CREATEDB for shadows).
     const scratch = process.env.DEV_DATABASE_URL ? undefined : await scratchPGlite();
     const adapter = scratch ? pgliteMigrationFactory(scratch) : pgMigrationFactory(process.env.DEV_DATABASE_URL!);
-    const m = await Migrator.open({ adapter });
+    // PRISMA_SCHEMA_PATH / PRISMA_MIGRATIONS_DIR: check or create against other files (the check's own test).
+    const m = await Migrator.open({ adapter, schemaPath: process.env.PRISMA_SCHEMA_PATH, migrationsDir: process.env.PRISMA_MIGRATIONS_DIR });
     try {
       if (cmd === "new") {
         if (!name) throw new Error("usage: npm run db:new -- <migration_name>");

@@ -129,7 +129,8 @@ describe("identity.nik.dukcapil: 30 per minute per key by default", () => {
 
   it("org set rejects unknown buckets and absurd limits", async () => {
     const bank = await ctx.tenant();
-    for (const limits of [{ "identity.nik.nope": 5 }, { "identity.nik.dukcapil": 0 }, { "identity.nik.dukcapil": 1.5 }, { "identity.nik.dukcapil": 1e9 }]) {
+    const bad: Record<string, number>[] = [{ "identity.nik.nope": 5 }, { "identity.nik.dukcapil": 0 }, { "identity.nik.dukcapil": 1.5 }, { "identity.nik.dukcapil": 1e9 }];
+    for (const limits of bad) {
       await expect(ctx.services.orgs.update(bank.orgId, { limits })).rejects.toMatchObject({ statusCode: 400 });
     }
   });
