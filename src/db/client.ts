@@ -45,6 +45,9 @@ export async function openDatabase(cfg: DatabaseConfig): Promise<Database> {
       connectionString: cfg.url,
       max: cfg.poolMax ?? 10,
       connectionTimeoutMillis: 3_000,
+      // A database that stops answering (a partition, a frozen host) must not hang requests: every query
+      // gets an answer or an error within 5 s (a 503), whatever the TCP connection believes.
+      query_timeout: 5_000,
       idleTimeoutMillis: 30_000,
     });
     poolStats = () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount });

@@ -5,7 +5,7 @@
 import { spawn, execFile, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, readdirSync } from "node:fs";
-import { chown, mkdtemp, rm } from "node:fs/promises";
+import { chown, mkdtemp, readFile, rm } from "node:fs/promises";
 import http from "node:http";
 import net from "node:net";
 import os from "node:os";
@@ -71,6 +71,9 @@ export interface PgCluster {
   /** `fast` terminates sessions (what an operator's restart or a failover does); `immediate` is a crash. */
   stop(mode?: "fast" | "immediate"): Promise<void>;
   start(): Promise<void>;
+  /** SIGSTOP / SIGCONT to every process of the cluster: it accepts connections but never answers (a partition). */
+  freeze(): Promise<void>;
+  thaw(): Promise<void>;
 }
 
 function pgBinDir(): string {
@@ -122,9 +125,26 @@ export async function startPgCluster(): Promise<PgCluster> {
       await pgTool("pg_ctl", ["-D", data, "-m", mode, "-w", "-t", "30", "stop"]);
       running = false;
     },
+    freeze: async () => {},
+    thaw: async () => {},
+  };
+  let frozen: number[] = [];
+  const clusterPids = async () => {
+    const postmaster = Number((await readFile(path.join(data, "postmaster.pid"), "utf8")).split("\n")[0]);
+    const { stdout } = await run("ps", ["-o", "pid=", "--ppid", String(postmaster)]);
+    return [postmaster, ...stdout.split("\n").map((l) => Number(l.trim())).filter((n) => n > 0)];
+  };
+  cluster.freeze = async () => {
+    frozen = await clusterPids();
+    for (const pid of frozen) process.kill(pid, "SIGSTOP");
+  };
+  cluster.thaw = async () => {
+    for (const pid of frozen) process.kill(pid, "SIGCONT");
+    frozen = [];
   };
   await cluster.start();
   onCleanup(async () => {
+    if (frozen.length) await cluster.thaw();
     if (running) await cluster.stop("immediate");
   });
   return cluster;

@@ -66,3 +66,38 @@ it("PostgreSQL down: fast 503s and /readyz 503; back: recovers without a restart
     await db.close();
   }
 });
+
+it("PostgreSQL frozen (accepts connections, never answers): bounded 503s, then recovery", async () => {
+  const cluster = await startPgCluster();
+  const env = serviceEnv({ port: await freePort(), dataDir: await tempDir("frozen"), databaseUrl: await cluster.createDatabase(), sealingKeys: newSealingKeys() });
+  const server = await startServer(env);
+  const tenant = await createTenant(env, 100_000);
+  const client = api(server.port, tenant.key);
+  const customers = await Promise.all(Array.from({ length: 4 }, () => client.customer()));
+  const photo = b64(await jpeg(320, 400));
+  const load = startLoad({ port: server.port, key: tenant.key, customers, photo, concurrency: 4, timeoutMs: 30_000 });
+  await waitUntil("verdicts before the freeze", async () => load.sent.filter((v) => v.status === 201).length >= 8, 20_000, 20);
+
+  const frozenAt = Date.now();
+  await cluster.freeze();
+  try {
+    await waitUntil("answers while frozen", async () => load.sent.filter((v) => v.startedAt > frozenAt && v.status !== undefined).length >= 8, 25_000, 50);
+    const ready = await request(server.port, "GET", "/readyz", { timeoutMs: FAIL_FAST_MS });
+    expect(ready.status).toBe(503);
+  } finally {
+    await cluster.thaw();
+  }
+  const thawedAt = Date.now();
+  await waitUntil("a verdict after the thaw", async () => load.sent.some((v) => v.startedAt > thawedAt && v.status === 201), 20_000, 50);
+  await load.stop();
+  const during = load.sent.filter((v) => v.startedAt > frozenAt && v.startedAt < thawedAt);
+  const slowest = Math.max(...during.map((v) => v.ms ?? Infinity));
+  const statuses = [...new Set(during.map((v) => v.error ?? v.status))];
+  console.log(`[faults] PostgreSQL frozen: ${during.length} verdicts sent while frozen, answered ${JSON.stringify(statuses)}, slowest ${Math.round(slowest)} ms`);
+  expect(statuses.every((s) => s === 503 || s === 201)).toBe(true);
+  expect(statuses).toContain(503);
+  // Every query answers or fails within the pool's query_timeout (5 s, src/db/client.ts): no request hangs.
+  expect(slowest).toBeLessThan(8_000);
+  for (const v of during.filter((x) => x.status === 503)) expect(JSON.parse(v.body!)).toMatchObject({ code: "unavailable" });
+  expect(server.alive()).toBe(true);
+});
