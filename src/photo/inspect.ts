@@ -65,8 +65,9 @@ function endsWithTheImage(bytes: Buffer, mediaType: PhotoMediaType): boolean {
 }
 
 /**
- * Signature is JPEG or PNG and agrees with what the decoder sees; nothing after the image's end; dimensions within bounds (checked from the
- * header, so a bomb costs nothing); then the whole image is decoded, so truncated or corrupt data is refused.
+ * Signature is JPEG or PNG and agrees with what the decoder sees; nothing after the image's end; dimensions
+ * within bounds (checked from the header, so a bomb costs nothing); then the whole image is decoded, so
+ * truncated or corrupt data is refused.
  */
 export async function inspectPhoto(bytes: Buffer): Promise<InspectedPhoto> {
   const mediaType = signatureOf(bytes);
