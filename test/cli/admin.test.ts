@@ -128,6 +128,8 @@ async function flowBesideServer(env: NodeJS.ProcessEnv, port: number, check: () 
   const gone = await verdict(port, k, customer.id as string);
   expect(gone.status).toBe(401);
   expect(gone.body).toMatchObject({ error: "missing or invalid Bearer" });
+  // a key in a URL is refused, and (like every key) never reaches the server's log
+  expect((await http(port, "GET", `/healthz?api_key=${live.key as string}`)).status).toBe(400);
   return { orgId, liveKey: live.key as string };
 }
 
@@ -155,6 +157,7 @@ describe.runIf(testDbKind === "pglite")("admin CLI with the embedded database", 
     // the server ran each command itself (its log names the verb only)
     const commands = server.logs.filter((l) => l.msg === "admin command").map((l) => l.command);
     expect(commands).toEqual(expect.arrayContaining(["org create", "key create", "customer create", "org set", "key revoke"]));
+    expect(server.logs.length).toBeGreaterThan(5);
     expect(JSON.stringify(server.logs)).not.toMatch(/qe_sk_(sandbox|live)_[A-Z2-7]{32}/);
 
     // stop the server: the lock is released, the socket removed
@@ -212,6 +215,8 @@ describe.runIf(testDbKind === "postgres")("admin CLI with PostgreSQL", () => {
     await flowBesideServer(env, port, check);
     // the CLI wrote to the database directly, not through the server
     expect(server.logs.filter((l) => l.msg === "admin command")).toEqual([]);
+    expect(server.logs.length).toBeGreaterThan(5);
+    expect(JSON.stringify(server.logs)).not.toMatch(/qe_sk_(sandbox|live)_[A-Z2-7]{32}/);
     expect((await stopServer(server)).code).toBe(0);
   }, 240_000);
 });

@@ -113,6 +113,8 @@ describe("400: a key in the URL is refused, with or without a valid header", () 
       }
       const health = await ctx.app.inject({ method: "GET", url: `/healthz?${q}` });
       expect(health.statusCode, q).toBe(400);
+      const unknownRoute = await ctx.app.inject({ method: "GET", url: `/no/such/route?${q}` });
+      expect(unknownRoute.statusCode, q).toBe(400);
     }
   });
 
