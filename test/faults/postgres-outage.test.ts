@@ -10,7 +10,8 @@ afterAll(cleanupAll);
 /** No request may take longer than this while the database is down (pool connect timeout 3 s + slack). */
 const FAIL_FAST_MS = 5_000;
 
-it("PostgreSQL down: fast 503s and /readyz 503; back: recovers without a restart", async () => {
+// fast: sessions terminated (an operator's restart, a failover); immediate: PostgreSQL crashes.
+it.each(["fast", "immediate"] as const)("PostgreSQL down (%s stop): fast 503s and /readyz 503; back: recovers without a restart", async (mode) => {
   const cluster = await startPgCluster();
   const sealingKeys = newSealingKeys();
   const env = serviceEnv({ port: await freePort(), dataDir: await tempDir("outage"), databaseUrl: await cluster.createDatabase(), sealingKeys });
@@ -24,7 +25,7 @@ it("PostgreSQL down: fast 503s and /readyz 503; back: recovers without a restart
   await waitUntil("verdicts before the outage", async () => load.sent.filter((v) => v.status === 201).length >= 10, 20_000, 20);
 
   const downAt = Date.now();
-  await cluster.stop("fast");
+  await cluster.stop(mode);
   await waitUntil("503s during the outage", async () => load.sent.filter((v) => v.startedAt > downAt && v.status === 503).length >= 10, 15_000, 20);
   const ready = await request(server.port, "GET", "/readyz", { timeoutMs: FAIL_FAST_MS });
   expect(ready.status).toBe(503);
@@ -46,13 +47,16 @@ it("PostgreSQL down: fast 503s and /readyz 503; back: recovers without a restart
   const during = load.sent.filter((v) => v.startedAt > downAt && v.startedAt < upAt);
   const slowest = Math.max(...load.sent.map((v) => v.ms ?? Infinity));
   console.log(
-    `[faults] PostgreSQL outage: ${load.sent.length} verdicts, by status ${JSON.stringify(byStatus)}; ${during.length} sent while down, ` +
+    `[faults] PostgreSQL outage (${mode} stop): ${load.sent.length} verdicts, by status ${JSON.stringify(byStatus)}; ${during.length} sent while down, ` +
       `slowest answer ${Math.round(slowest)} ms; served again ${recoveredMs} ms after PostgreSQL was back`,
   );
+  const failedIds = new Set(load.sent.filter((v) => v.status === 500).map((v) => (JSON.parse(v.body!) as { requestId: string }).requestId));
+  for (const l of server.logs.filter((x) => failedIds.has(x.requestId as string) && x.level >= 50)) console.log("[faults] 500 cause:", JSON.stringify(l.err).slice(0, 1500));
   expect(Object.keys(byStatus).sort()).toEqual(["201", "503"]); // no 500, no hang, no dropped connection
   expect(slowest).toBeLessThan(FAIL_FAST_MS);
   for (const v of load.sent.filter((x) => x.status === 503)) {
     expect(JSON.parse(v.body!)).toEqual({ error: "database unavailable; retry later", code: "unavailable", requestId: expect.any(String) });
+    expect(v.retryAfter).toBe("5");
   }
   expect(server.logs.filter((l) => l.level >= 50 && l.msg === "request failed").length).toBeGreaterThan(0); // logged, with the cause
 

@@ -14,6 +14,7 @@ export interface SentVerdict {
   ms?: number;
   status?: number;
   body?: string;
+  retryAfter?: string;
   /** Transport failure (reset, refused, timeout): the verdict may or may not have been recorded. */
   error?: string;
 }
@@ -50,6 +51,7 @@ export function startLoad(opts: { port: number; key: string; customers: string[]
         });
         v.status = res.status;
         v.body = res.body;
+        v.retryAfter = res.headers["retry-after"] as string | undefined;
         v.ms = res.ms;
       } catch (err) {
         v.error = (err as Error).message;
