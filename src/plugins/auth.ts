@@ -23,7 +23,7 @@ const KEY_LIKE_PARAM = /^(api[_-]?key|apikey|key|access[_-]?token|token|auth|aut
 function queryHoldsKey(query: unknown): boolean {
   if (!query || typeof query !== "object") return false;
   for (const [name, value] of Object.entries(query as Record<string, unknown>)) {
-    if (KEY_LIKE_PARAM.test(name)) return true;
+    if (KEY_LIKE_PARAM.test(name) || name.includes("qe_sk_")) return true; // `?qe_sk_…` is a key as a bare name
     const values = Array.isArray(value) ? value : [value];
     if (values.some((v) => typeof v === "string" && v.includes("qe_sk_"))) return true;
   }

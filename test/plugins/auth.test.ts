@@ -101,6 +101,9 @@ describe("400: a key in the URL is refused, with or without a valid header", () 
       `page=1&note=${k}`,
       `a=1&a=${k}`,
       `x=qe_sk_live_short`,
+      k, // the key as a bare parameter name
+      `${k}=`,
+      `x=1&${k}`,
     ];
     for (const q of queries) {
       for (const headers of [bank.auth, {}]) {
