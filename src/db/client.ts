@@ -4,10 +4,9 @@ import path from "node:path";
 import pg from "pg";
 import { PrismaPg } from "@prisma/adapter-pg";
 import type { SqlMigrationAwareDriverAdapterFactory } from "@prisma/driver-adapter-utils";
-import { PrismaPGlite } from "pglite-prisma-adapter";
 import type { PGlite } from "@electric-sql/pglite";
 import { PrismaClient } from "../generated/prisma/client.js";
-import { openPGlite, pgliteMigrationFactory } from "./pglite.js";
+import { openPGlite, pgliteMigrationFactory, ReliablePrismaPGlite } from "./pglite.js";
 import { pgMigrationFactory } from "./pg.js";
 import { Migrator } from "./migrator.js";
 
@@ -58,7 +57,7 @@ export async function openDatabase(cfg: DatabaseConfig): Promise<Database> {
   } else {
     const pg = await openPGlite(cfg.dataDir, cfg.loadDataDir);
     pglite = pg;
-    prisma = new PrismaClient({ adapter: new PrismaPGlite(pg), transactionOptions: PGLITE_TX });
+    prisma = new PrismaClient({ adapter: new ReliablePrismaPGlite(pg), transactionOptions: PGLITE_TX });
     migrationAdapter = pgliteMigrationFactory(pg);
     close = async () => {
       await prisma.$disconnect();
