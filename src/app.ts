@@ -8,7 +8,7 @@ import { openapiPlugin } from "./http/openapi.js";
 import { loggerOptions } from "./logging.js";
 import { createMetrics, type Metrics } from "./metrics.js";
 import authPlugin from "./plugins/auth.js";
-import errorHandler from "./plugins/error-handler.js";
+import errorHandler, { clientErrorHandler } from "./plugins/error-handler.js";
 import idempotencyPlugin from "./plugins/idempotency.js";
 import jsonBody from "./plugins/json-body.js";
 import metricsPlugin from "./plugins/metrics.js";
@@ -36,9 +36,10 @@ export interface AppOptions {
 /** Default cap for request bodies; the ingest route raises its own (INGEST_LIMITS.bodyBytes). */
 export const DEFAULT_BODY_LIMIT = 64 * 1024;
 const REQUEST_ID = /^[A-Za-z0-9._:-]{8,128}$/;
+const newRequestId = () => `req_${ulid()}`;
 
 export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
-  const app = Fastify({
+  const app: FastifyInstance = Fastify({
     logger: loggerOptions(opts.logLevel ?? "info"),
     // A caller's own X-Request-Id is kept when it is sane, so both sides can trace one request. genReqId reads
     // the header itself: with requestIdHeader set, Fastify would take any incoming value verbatim.
@@ -46,8 +47,10 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     logController: new LogController({ requestIdLogLabel: "requestId" }),
     genReqId: (req) => {
       const given = req.headers["x-request-id"];
-      return typeof given === "string" && REQUEST_ID.test(given) ? given : `req_${ulid()}`;
+      return typeof given === "string" && REQUEST_ID.test(given) ? given : newRequestId();
     },
+    // Called only once the server listens, when `app` exists.
+    clientErrorHandler: (err, socket) => clientErrorHandler(app.log, err, socket, newRequestId),
     bodyLimit: DEFAULT_BODY_LIMIT,
     trustProxy: opts.trustProxy ?? false,
     // Slow-header / slow-body clients are cut off (see README "Limits and timeouts").

@@ -1,8 +1,10 @@
 // The one place errors become HTTP replies, always in the platform's error shape:
 //   {"error": "<message>", "code": "<stable code>", "requestId": "...", "details"?: {"fieldErrors": {...}}}
 // 5xx replies never carry internals (no stack, SQL or paths); the full error goes to the log only.
+import { STATUS_CODES } from "node:http";
+import type { Socket } from "node:net";
 import fp from "fastify-plugin";
-import type { FastifyError } from "fastify";
+import type { FastifyBaseLogger, FastifyError } from "fastify";
 import { hasZodFastifySchemaValidationErrors } from "fastify-type-provider-zod";
 import { AppError, ValidationError, type FieldErrors } from "../errors.js";
 import { isDatabaseUnavailable } from "../db/errors.js";
@@ -90,3 +92,33 @@ export default fp(async (app) => {
     reply.code(404).send({ error: "route not found", code: "route_not_found", requestId: request.id }),
   );
 });
+
+/**
+ * Errors of Node's HTTP parser (malformed framing, headers too large, a request cut by the header/request
+ * timeout) happen before Fastify has a request, so the handler above never sees them. Fastify's default
+ * answers with its own JSON shape; this answers in the platform's, with a fresh request id so the caller
+ * can quote it, and closes the connection (the stream cannot be trusted after a framing error).
+ * Passed to Fastify as `clientErrorHandler`.
+ */
+export function clientErrorHandler(log: FastifyBaseLogger, err: Error & { code?: string }, socket: Socket, newRequestId: () => string): void {
+  if (err.code === "ECONNRESET" || socket.destroyed) return;
+  let status = 400;
+  let body: ErrorBody = { error: "malformed HTTP request", code: "bad_request", requestId: newRequestId() };
+  if (err.code === "ERR_HTTP_REQUEST_TIMEOUT") {
+    status = 408;
+    body = { ...body, error: "request not received in time", code: "request_timeout" };
+  } else if (err.code === "HPE_HEADER_OVERFLOW") {
+    status = 431;
+    body = { ...body, error: "request headers exceed the size limit", code: "headers_too_large" };
+  }
+  log.info({ status, code: body.code, parserError: err.code, requestId: body.requestId }, "request refused by the HTTP parser");
+  if (socket.writable) {
+    const json = JSON.stringify(body);
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+        `Content-Length: ${Buffer.byteLength(json)}\r\nX-Request-Id: ${body.requestId}\r\nCache-Control: no-store\r\n` +
+        `X-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n${json}`,
+    );
+  }
+  socket.destroy();
+}

@@ -75,5 +75,7 @@ it("cuts off a slow-header client after ~10 s and a slow-body client after ~30 s
   expect(b.cutAfterMs).toBeLessThan(34_000);
   expect(b.reply).toMatch(/^HTTP\/1\.1 408 /);
   expect(b.bytesSent).toBeLessThan(1000); // cut off before its body was complete
+  // both in the platform's error shape (src/plugins/error-handler.ts clientErrorHandler)
+  for (const reply of [h.reply, b.reply]) expect(reply).toMatch(/\r\n\r\n\{"error":"request not received in time","code":"request_timeout","requestId":"req_[0-9A-Z]{26}"\}$/);
   expect((await request(server.port, "GET", "/healthz")).status).toBe(200);
 });

@@ -46,12 +46,12 @@ const rssSteps: { name: string; mb: number }[] = [];
 let rssBefore = 0;
 let heapBefore = 0;
 /**
- * A refusal by Node's HTTP parser, before any request (or request id) exists: 408 and 431 with no body, a
- * missing Host with an empty one, malformed framing with Fastify's default client-error body.
+ * A refusal Node makes itself, before Fastify sees a request: a missing Host header (HTTP/1.1) is answered
+ * 400 with an empty (possibly chunked) body. Everything else, including the HTTP parser's refusals (malformed framing, headers
+ * too large, timeouts), is answered in the platform's error shape (src/plugins/error-handler.ts).
  */
-function refusedByHttpParser(out: Outcome): boolean {
-  if (out.status === 408 || out.status === 431) return true;
-  return out.status === 400 && ["", "0\r\n\r\n", '{"error":"Bad Request","message":"Client Error","statusCode":400}'].includes(out.body);
+function refusedByNode(out: Outcome): boolean {
+  return out.status === 400 && (out.body === "" || out.body === "0\r\n\r\n");
 }
 
 /** Memory after a full garbage collection (so only what is really kept counts), in MB. */
@@ -91,9 +91,8 @@ async function attempt(name: string, send: () => Promise<Outcome>): Promise<Outc
     throw new Error(`${name}: refused (${out.status}) but wrote ${written} row(s)`);
   }
   if (!refused) figures.accepted++;
-  if (typeof out.status === "number" && out.status >= 400 && !refusedByHttpParser(out)) {
-    // 408/431 and malformed framing are refused by Node's HTTP parser before any request (or request id)
-    // exists; Fastify's client-error handler answers those. Everything else is ours: the platform's shape.
+  if (typeof out.status === "number" && out.status >= 400 && !refusedByNode(out)) {
+    // Everything but Node's own missing-Host refusal is ours: the platform's shape.
     let body: Record<string, unknown> = {};
     try {
       body = JSON.parse(out.body) as Record<string, unknown>;
