@@ -80,12 +80,18 @@ export async function startAdminSocket(
   };
 }
 
+// Batch commands run as long as the data takes (minutes for a large retemplate or rewrap) and answer only at
+// the end: no idle timeout for them. A server that dies closes the socket, which still ends the wait.
+const BATCH_COMMANDS = new Set(["enrolments retemplate", "keys rewrap"]);
+
 export function callAdminSocket(socketPath: string, argv: string[], timeoutMs = 30_000): Promise<AdminReply> {
   return new Promise((resolve, reject) => {
     const conn = net.connect(socketPath);
     let buf = "";
     conn.setEncoding("utf8");
-    conn.setTimeout(timeoutMs, () => conn.destroy(new Error("the server did not answer the admin command in time")));
+    if (!BATCH_COMMANDS.has(argv.slice(0, 2).join(" "))) {
+      conn.setTimeout(timeoutMs, () => conn.destroy(new Error("the server did not answer the admin command in time")));
+    }
     conn.on("connect", () => conn.write(`${JSON.stringify({ argv })}\n`));
     conn.on("data", (c: string) => (buf += c));
     conn.on("error", reject);
