@@ -119,7 +119,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const warnings: string[] = [];
   const values: Record<string, unknown> = {};
   for (const [name, schema] of Object.entries(envSchema.shape)) {
-    const r = schema.safeParse(env[name], {
+    // An empty value (`PORT=` in an env file) means unset, as in most tools: it takes the default or is
+    // reported as required, never coerced (an empty PORT would have become 0, a random port).
+    const raw = env[name]?.trim() === "" ? undefined : env[name];
+    const r = schema.safeParse(raw, {
       // Messages never echo the value: SEALING_KEYS, METRICS_TOKEN and DATABASE_URL hold secrets.
       error: (issue) => (issue.input === undefined ? "required" : undefined),
     });

@@ -67,6 +67,9 @@ describe("loadConfig values", () => {
     // blank optional variables are unset, not errors
     expect(loadConfig({ DATABASE_URL: " ", SEALING_KEYS: "", REDIS_URL: "" })).toMatchObject({ databaseUrl: undefined, sealingKeys: undefined, redisUrl: undefined });
     expect(loadConfig({ DATABASE_URL: "postgres://h/db" }).databaseUrl).toBe("postgres://h/db");
+    // so are blank ones with a default (an empty PORT was coerced to 0: a random port)
+    expect(loadConfig({ PORT: "", HOST: " ", DATA_DIR: "", FACE_WORKERS: "" })).toMatchObject({ port: 3000, host: "127.0.0.1", face: { workers: loadConfig({}).face.workers } });
+    expect(loadConfig({ DATA_DIR: "" }).dataDir).toBe(path.resolve(".data"));
   });
 
   it("refuses each bounded variable just outside its bounds", () => {
@@ -85,8 +88,6 @@ describe("loadConfig values", () => {
       ["CORS_ORIGINS", "*"],
       ["CORS_ORIGINS", "https://a.example/path"],
       ["METRICS_PORT", "abc"],
-      ["HOST", ""],
-      ["DATA_DIR", ""],
     ];
     for (const [name, value] of cases) expect(problems({ [name]: value }), `${name}=${value}`).toEqual([name]);
     expect(problems({ METRICS_PORT: "65535", FACE_WORKERS: "1", FACE_TIMEOUT_MS: "60000", DATABASE_POOL_MAX: "200" })).toEqual([]);
