@@ -155,8 +155,8 @@ export async function loadSealer(opts: {
       if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
       spec = await readFile(file, "utf8"); // another process made it first: use theirs
     }
-    await chmod(file, 0o600);
   }
+  await chmod(file, 0o600); // every start, not only at creation: a copied data dir may have loosened it
   opts.onDevKey?.(file, created);
   return createSealer(parseSealingKeys(spec.trim()));
 }

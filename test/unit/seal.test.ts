@@ -1,7 +1,7 @@
 // Sealing at rest (AES-256-GCM): round trip, fresh nonces, tag and associated data verified, the versioned
 // envelope naming its key, the keyring, SEALING_KEYS parsing, and where the keyring comes from (loadSealer).
 import { randomBytes } from "node:crypto";
-import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { chmod, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -180,8 +180,10 @@ describe("loadSealer", () => {
     const content = await readFile(file, "utf8");
     expect(parseSealingKeys(content.trim())).toHaveLength(1);
 
+    await chmod(file, 0o644); // loosened (a copied data dir): tightened again on the next start
     const second = await loadSealer({ dataDir: dir, production: false, onDevKey: (f, c) => calls.push([f, c]) });
     expect(calls[1]).toEqual([file, false]);
+    expect((await stat(file)).mode & 0o777).toBe(0o600);
     expect(await readFile(file, "utf8")).toBe(content);
     // the same key: what the first sealed, the second opens
     expect(second.open(first.seal(plaintext, PHOTO), PHOTO).equals(plaintext)).toBe(true);
