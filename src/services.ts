@@ -11,7 +11,7 @@ import { createEnrolmentsService } from "./modules/enrolments/enrolments-service
 import { createIdempotencyService } from "./modules/idempotency/idempotency-service.js";
 import { createKycService } from "./modules/kyc/kyc-service.js";
 import { createOrgsService } from "./modules/orgs/orgs-service.js";
-import { createRewrapService } from "./modules/sealing/rewrap-service.js";
+import { createRewrapService } from "./modules/rewrap/rewrap-service.js";
 
 export interface CoreDeps {
   prisma: PrismaClient;
