@@ -5,8 +5,9 @@
 # Run (PostgreSQL, replicas): add -e DATABASE_URL=postgresql://... -e REDIS_URL=redis://... (no /data needed).
 # `npm run smoke:prod` replays these steps without Docker (CI runs it). README "Deployment" explains the rest.
 
-# Node.js 26 (Active LTS), pinned: bump deliberately, never by a moving tag.
-ARG NODE_IMAGE=node:26.11.1-bookworm-slim
+# Node.js 26 "Lithium", the Active LTS line since 26.13.0 (2026-10-28), on Debian 12 like the machines that
+# test it; pinned: bump deliberately, never by a moving tag. (npm run smoke:prod runs on the machine's Node.)
+ARG NODE_IMAGE=node:26.13.0-bookworm-slim
 
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
