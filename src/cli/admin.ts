@@ -17,7 +17,7 @@ async function viaServerOrLocally(argv: string[]): Promise<AdminReply> {
   const config = loadConfig();
   const log = pino({ ...loggerOptions(process.env.ADMIN_LOG_LEVEL ?? "warn") }, pino.destination(2));
   const runLocally = async () => {
-    const runtime = await openRuntime(config, log);
+    const runtime = await openRuntime(config, log, { face: "on-demand" }); // only retemplate needs the engine
     try {
       return successReply(await runAdminCommand(runtime.services, argv));
     } catch (err) {
