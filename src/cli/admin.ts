@@ -53,9 +53,13 @@ async function viaServerOrLocally(argv: string[]): Promise<AdminReply> {
 
 async function main(): Promise<number> {
   const argv = process.argv.slice(2);
-  if (argv.length === 0 || argv[0] === "--help" || argv[0] === "help") {
-    console.error(USAGE);
-    return argv.length === 0 ? 2 : 0;
+  if (argv[0] === "--help" || argv[0] === "-h" || argv[0] === "help") {
+    process.stdout.write(`${USAGE}\n`); // asked for: the answer, on stdout
+    return 0;
+  }
+  if (argv.length === 0) {
+    console.error(USAGE); // a mistake: usage on stderr, stdout stays empty
+    return 2;
   }
   const reply = runOfflineCommand(argv) ?? (await viaServerOrLocally(withDefaultAuditActor(argv))); // offline: no database, no config
   if (reply.ok) {

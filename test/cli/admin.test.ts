@@ -133,6 +133,19 @@ async function flowBesideServer(env: NodeJS.ProcessEnv, port: number, check: () 
   return { orgId, liveKey: live.key as string };
 }
 
+describe.runIf(testDbKind === "pglite")("admin CLI help", () => {
+  it("--help prints the usage on stdout and exits 0; no command at all is a usage error (stderr, exit 2)", async () => {
+    const env = { ...process.env, DATA_DIR: await tempDir("cli-help") };
+    const help = await cli(env, ["--help"]);
+    expect(help).toMatchObject({ code: 0, stderr: "" });
+    expect(help.stdout).toMatch(/^usage: npm run --silent admin -- <command>\n/);
+    for (const command of ["org create", "key create", "key revoke", "customer create", "audit show", "keys rewrap", "enrolments retemplate"]) {
+      expect(help.stdout).toContain(`  ${command} `);
+    }
+    await fails(env, [], 2, /^usage: /);
+  });
+});
+
 describe.runIf(testDbKind === "pglite")("admin CLI with the embedded database", () => {
   it("beside a live server: every command goes through the server, which sees each change at once", async () => {
     const dataDir = await tempDir("cli");
