@@ -102,7 +102,8 @@ export async function runAdminCommand(services: Services, argv: string[]): Promi
         name: v.name as string | undefined,
         expiresAt,
       });
-      return { id: key.id, key: key.key, scopes: key.scopes, env: key.env, prefix: key.prefix, name: key.name, orgId: key.orgId, expiresAt: key.expiresAt };
+      // Exactly the documented contract; the display prefix is the key's first characters, shown here once anyway.
+      return { id: key.id, key: key.key, scopes: key.scopes, env: key.env };
     }
     case "key revoke": {
       const v = parse(rest, { "key-id": { type: "string" } });

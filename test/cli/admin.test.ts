@@ -82,6 +82,7 @@ async function flowBesideServer(env: NodeJS.ProcessEnv, port: number, check: () 
   const key = await ok(env, ["key", "create", "--org", orgId, "--scopes", "verifications:view,customers:write,customers:view", "--env", "sandbox", "--name", "core banking"]);
   await check();
   expect(key).toMatchObject({ id: expect.stringMatching(/^key_/), key: expect.stringMatching(KEY_FORMAT), scopes: ["verifications:view", "customers:write", "customers:view"], env: "sandbox" });
+  expect(Object.keys(key).sort()).toEqual(["env", "id", "key", "scopes"]);
   expect(key.key as string).toMatch(/^qe_sk_sandbox_/);
   const live = await ok(env, ["key", "create", "--org", orgId, "--scopes", "customers:write", "--env", "live"]);
   expect(live).toMatchObject({ key: expect.stringMatching(/^qe_sk_live_[A-Z2-7]{32}$/), env: "live", scopes: ["customers:write"] });
