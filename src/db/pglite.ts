@@ -13,13 +13,18 @@ import type { SqlDriverAdapter, SqlMigrationAwareDriverAdapterFactory } from "@p
 export class ReliablePrismaPGlite extends PrismaPGlite {
   override async connect(): Promise<SqlDriverAdapter> {
     const adapter = (await super.connect()) as SqlDriverAdapter & AdapterInternals;
+    if (typeof adapter.startTransactionInner !== "function" || typeof adapter.onError !== "function") {
+      // The internals this relies on moved (an adapter upgrade): fail at start-up, never lose errors silently.
+      throw new Error("pglite-prisma-adapter changed its internals: review ReliablePrismaPGlite (src/db/pglite.ts)");
+    }
     const open = adapter.startTransactionInner.bind(adapter);
     adapter.startTransactionInner = async (conn, options) => {
       let outcome: Promise<unknown> | undefined;
       // The stock code calls conn.transaction() once and swallows its result: keep the promise it gets.
       const watched = { transaction: (fn: (tx: unknown) => Promise<unknown>) => (outcome = conn.transaction(fn)) };
       const txn = await open(watched, options);
-      const settled = outcome!;
+      if (!outcome) throw new Error("pglite-prisma-adapter changed its internals: review ReliablePrismaPGlite (src/db/pglite.ts)");
+      const settled = outcome;
       txn.commit = async () => {
         txn.txDeferred.resolve();
         try {
