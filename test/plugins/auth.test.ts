@@ -64,8 +64,9 @@ describe("401: every way of not presenting a valid key is the same answer", () =
       expect401(res);
       expect(res.headers["x-ratelimit-limit"], name).toBeUndefined(); // nothing was counted for nobody
     }
-    // and the real key passes every hook (a 404 for the made-up customer)
+    // and the real key passes every hook (a 404 for the made-up customer), whatever the scheme's case
     expect((await ingest(bank.auth)).statusCode).toBe(404);
+    for (const scheme of ["bearer", "BEARER"]) expect((await ingest({ authorization: `${scheme} ${k}` })).statusCode, scheme).toBe(404);
   });
 
   it("a revoked key and an expired key", async () => {

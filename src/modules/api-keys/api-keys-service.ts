@@ -83,7 +83,8 @@ export function createApiKeysService({ prisma, now = () => new Date() }: { prism
 
     /** `Authorization` header → who is calling. Every failure is the same 401, whatever the reason. */
     async authenticate(authorization: string | undefined): Promise<AuthContext> {
-      const match = /^Bearer (\S+)$/.exec(authorization ?? "");
+      // The scheme name is case-insensitive (RFC 9110 §11.1); the key itself is compared exactly.
+      const match = /^Bearer (\S+)$/i.exec(authorization ?? "");
       const token = match?.[1];
       if (!token || !API_KEY_PATTERN.test(token)) throw new UnauthorizedError();
       const hash = hashApiKey(token);
