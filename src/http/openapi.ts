@@ -16,7 +16,7 @@ export const ErrorResponse = z
   .looseObject({
     error: z.string().describe("human-readable message"),
     code: z.string().describe("stable machine code, e.g. validation_failed, missing_scope, rate_limited"),
-    requestId: z.string().describe("the X-Request-Id of this request"),
+    requestId: z.string().describe("the X-Request-Id of the request that produced this error (an idempotent replay carries the first request's)"),
     details: z
       .object({ fieldErrors: z.record(z.string(), z.array(z.string())) })
       .optional()
@@ -148,6 +148,9 @@ const OPERATION_IDS: Record<string, string> = {
 };
 type Operation = OpenAPIV3_1.OperationObject;
 
+/** Operations whose body may be left out entirely (no body and no Content-Type is the same as `{}`). */
+const OPTIONAL_BODY = new Set(["post /api/customers"]);
+
 /** Adds what route schemas cannot carry: security, headers, status descriptions, examples. */
 function decorate(doc: Doc): Doc {
   doc.components ??= {};
@@ -168,6 +171,11 @@ function decorate(doc: Doc): Doc {
       const api = path.startsWith("/api/");
       if (api) op.security = [{ bearerAuth: [] }];
       else op.security = [];
+      const body = op.requestBody as OpenAPIV3_1.RequestBodyObject | undefined;
+      if (body && OPTIONAL_BODY.has(`${method} ${path}`)) {
+        body.required = false;
+        body.description = "Optional: a request with no body (and no Content-Type) is the same as `{}`.";
+      }
       const examples = EXAMPLES[`${method} ${path}`];
       if (examples?.request) {
         const media = (op.requestBody as OpenAPIV3_1.RequestBodyObject | undefined)?.content?.["application/json"];
@@ -210,7 +218,8 @@ export const openapiPlugin = fp(async (app: FastifyInstance) => {
         description:
           "Banks post the Dukcapil (Indonesian civil registry) verdict and official photo for a customer; the service " +
           "records the verification, enrols the photo as the customer's reference face and raises the KYC tier. " +
-          "Errors share one shape (`Error`); every response carries `X-Request-Id`; API routes carry rate-limit headers.",
+          "Errors share one shape (`Error`); every response carries `X-Request-Id`; API routes carry rate-limit headers " +
+          "once the key is known (not on a 401, nor on the 400 for a key sent in the URL).",
         license: { name: "Proprietary", identifier: "LicenseRef-Proprietary" },
       },
       servers: [{ url: "http://127.0.0.1:3000", description: "local (npm start)" }],

@@ -33,7 +33,7 @@ export const DukcapilVerdictBody = z
 
 export const DukcapilVerdictResponse = z.object({
   verification: z.union([
-    z.object({ id: z.string(), status: z.literal("verified"), score: z.number() }),
+    z.object({ id: z.string(), status: z.literal("verified"), score: z.number().int() }),
     z.object({ id: z.string(), status: z.literal("failed") }),
   ]),
   enrolment: z.object({ id: z.string(), source: z.literal("dukcapil"), fallbackStub: z.boolean() }).nullable(),
