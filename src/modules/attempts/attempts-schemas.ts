@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { z } from "zod";
 import { CUID_PATTERN } from "../../ids.js";
 import { VERIFICATION_METHODS, VERIFICATION_STATUSES } from "../../kyc/tier.js";
@@ -5,19 +6,29 @@ import { VERIFICATION_METHODS, VERIFICATION_STATUSES } from "../../kyc/tier.js";
 export const ATTEMPTS_PAGE = { defaultLimit: 20, maxLimit: 100 } as const;
 
 /**
- * A keyset position: the (createdAt, id) of the last row served, and the page number the next page has.
- * Opaque to clients: base64url of "<createdAt ms>.<id>.<page>".
+ * A keyset position: the (createdAt, id) of the last row served, the page number the next page has, and the
+ * scope it belongs to (a digest of the filters and limit that made it: a cursor sent with other ones would
+ * silently serve a page of some other listing, so it is refused). Opaque to clients: base64url of
+ * "<createdAt ms>.<id>.<page>.<scope>".
  */
 export interface AttemptsCursor {
   createdAt: Date;
   id: string;
   page: number;
+  scope: string;
 }
 
-const CURSOR_TEXT = /^(\d{1,15})\.([A-Za-z0-9_]{1,64})\.(\d{1,9})$/;
+const CURSOR_TEXT = /^(\d{1,15})\.([A-Za-z0-9_]{1,64})\.(\d{1,9})\.([A-Za-z0-9_-]{11})$/;
+
+/** What a cursor is bound to: the listing's filters (timestamps compared as instants) and page size. */
+export function cursorScope(q: { method?: string; status?: string; customerId?: string; from?: string; to?: string; limit?: number }): string {
+  const instant = (t?: string) => (t === undefined ? null : Date.parse(t));
+  const listing = [q.method ?? null, q.status ?? null, q.customerId ?? null, instant(q.from), instant(q.to), q.limit ?? ATTEMPTS_PAGE.defaultLimit];
+  return createHash("sha256").update(JSON.stringify(listing)).digest("base64url").slice(0, 11);
+}
 
 export function encodeCursor(c: AttemptsCursor): string {
-  return Buffer.from(`${c.createdAt.getTime()}.${c.id}.${c.page}`, "utf8").toString("base64url");
+  return Buffer.from(`${c.createdAt.getTime()}.${c.id}.${c.page}.${c.scope}`, "utf8").toString("base64url");
 }
 
 export function decodeCursor(s: string): AttemptsCursor | undefined {
@@ -26,7 +37,7 @@ export function decodeCursor(s: string): AttemptsCursor | undefined {
   if (!m) return undefined;
   const page = Number(m[3]);
   if (page < 2) return undefined;
-  return { createdAt: new Date(Number(m[1])), id: m[2]!, page };
+  return { createdAt: new Date(Number(m[1])), id: m[2]!, page, scope: m[4]! };
 }
 
 const wholeNumber = (min: number, max: number) =>
@@ -67,6 +78,9 @@ export const AttemptsQuery = z
   .superRefine((q, ctx) => {
     if (q.from && q.to && Date.parse(q.from) >= Date.parse(q.to)) ctx.addIssue({ code: "custom", path: ["to"], message: "must be after from" });
     if (q.cursor && q.page !== undefined) ctx.addIssue({ code: "custom", path: ["page"], message: "cannot be combined with cursor" });
+    else if (q.cursor && q.cursor.scope !== cursorScope(q)) {
+      ctx.addIssue({ code: "custom", path: ["cursor"], message: "was made for other filters or another limit: send the same ones as the page it came from" });
+    }
   });
 export type AttemptsQueryInput = z.output<typeof AttemptsQuery>;
 

@@ -8,7 +8,7 @@
 // `meta.totalExact` is false.
 import type { PrismaClient } from "../../db/types.js";
 import { attemptsDal, type AttemptRow, type AttemptsFilter } from "./attempts-dal.js";
-import { ATTEMPTS_PAGE, encodeCursor, type AttemptsList, type AttemptsQueryInput, type AttemptItem } from "./attempts-schemas.js";
+import { ATTEMPTS_PAGE, cursorScope, encodeCursor, type AttemptsList, type AttemptsQueryInput, type AttemptItem } from "./attempts-schemas.js";
 
 export const EXACT_COUNT_CAP = 10_000;
 /** How far above the cap an estimate must be before it is trusted without counting (planner estimates can be off by a few x). */
@@ -68,7 +68,7 @@ export function createAttemptsService({ prisma, exactCountCap = EXACT_COUNT_CAP 
         meta: {
           pages: Math.ceil(total / limit),
           totalExact: exact,
-          nextCursor: hasMore && last ? encodeCursor({ createdAt: last.createdAt, id: last.id, page: page + 1 }) : null,
+          nextCursor: hasMore && last ? encodeCursor({ createdAt: last.createdAt, id: last.id, page: page + 1, scope: cursorScope(q) }) : null,
         },
       };
     },
