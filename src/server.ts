@@ -7,7 +7,7 @@ import { runAdminCommand } from "./cli/commands.js";
 import { ConfigError, loadConfig, type Config } from "./config.js";
 import { loggerOptions } from "./logging.js";
 import { createMetrics, startMetricsServer } from "./metrics.js";
-import { acquireDataDirLock, type DataDirLock } from "./runtime/data-dir-lock.js";
+import { acquireDataDirLock, STALE_MS, type DataDirLock } from "./runtime/data-dir-lock.js";
 import { openRuntime } from "./runtime/open.js";
 
 const SHUTDOWN_GRACE_MS = 25_000;
@@ -29,7 +29,8 @@ for (const w of config.warnings) log.warn(`config warning: ${w}`);
 async function main() {
   // The embedded database belongs to exactly one process; wait briefly if an admin command holds it.
   let lock: DataDirLock | undefined;
-  if (!config.databaseUrl) lock = await acquireDataDirLock(config.dataDir, "server", 15_000);
+  // (up to STALE_MS and a little more: a container restarted after a crash waits out its predecessor's lock)
+  if (!config.databaseUrl) lock = await acquireDataDirLock(config.dataDir, "server", STALE_MS + 5_000);
 
   const runtime = await openRuntime(config, log);
   const redis = config.redisUrl
