@@ -113,12 +113,14 @@ export class ConfigError extends Error {
   }
 }
 
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  // Each variable on its own, so one run reports every bad variable, not just the first kind of problem.
+type EnvName = keyof typeof envSchema.shape;
+
+/** Validates the named variables, each on its own, so one run reports every bad variable. */
+function parseVariables(env: NodeJS.ProcessEnv, names: readonly EnvName[]): { values: Record<string, unknown>; problems: string[] } {
   const problems: string[] = [];
-  const warnings: string[] = [];
   const values: Record<string, unknown> = {};
-  for (const [name, schema] of Object.entries(envSchema.shape)) {
+  for (const name of names) {
+    const schema = envSchema.shape[name];
     // An empty value (`PORT=` in an env file) means unset, as in most tools: it takes the default or is
     // reported as required, never coerced (an empty PORT would have become 0, a random port).
     const raw = env[name]?.trim() === "" ? undefined : env[name];
@@ -129,6 +131,23 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     if (r.success) values[name] = r.data;
     else problems.push(...r.error.issues.map((i) => `${name}: ${i.message}`));
   }
+  return { values, problems };
+}
+
+/**
+ * Only what reaching the database needs (DATABASE_URL, else DATA_DIR): for the one-shot migration command,
+ * which must run in the production image without the service's secrets (SEALING_KEYS, METRICS_TOKEN).
+ */
+export function loadDatabaseConfig(env: NodeJS.ProcessEnv = process.env): Pick<Config, "dataDir" | "databaseUrl"> {
+  const { values, problems } = parseVariables(env, ["DATA_DIR", "DATABASE_URL"]);
+  if (problems.length) throw new ConfigError(problems);
+  const e = values as Pick<z.output<typeof envSchema>, "DATA_DIR" | "DATABASE_URL">;
+  return { dataDir: path.resolve(e.DATA_DIR), databaseUrl: e.DATABASE_URL };
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const { values, problems } = parseVariables(env, Object.keys(envSchema.shape) as EnvName[]);
+  const warnings: string[] = [];
   const e = values as z.output<typeof envSchema>;
   const production = e.NODE_ENV === "production";
 

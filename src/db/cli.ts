@@ -3,7 +3,7 @@
 //   status        = prisma migrate status
 //   new <name>    = prisma migrate dev --create-only --name <name>   (on a scratch in-memory database)
 //   check         exit 1 when schema.prisma has changes no migration captures
-import { loadConfig } from "../config.js";
+import { ConfigError, loadDatabaseConfig } from "../config.js";
 import { openDatabase, pgliteDir } from "./client.js";
 import { Migrator } from "./migrator.js";
 import { pgliteMigrationFactory, scratchPGlite } from "./pglite.js";
@@ -40,7 +40,7 @@ async function main(): Promise<number> {
     }
   }
   if (cmd === "deploy" || cmd === "status") {
-    const config = loadConfig();
+    const config = loadDatabaseConfig(); // only DATABASE_URL / DATA_DIR: no service secrets needed
     const run = async () => {
       const db = await openDatabase(
         config.databaseUrl ? { kind: "postgres", url: config.databaseUrl } : { kind: "pglite", dataDir: pgliteDir(config.dataDir) },
@@ -75,7 +75,8 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (err: unknown) => {
-    console.error(err instanceof Error ? err.message : String(err));
+    if (err instanceof ConfigError) for (const p of err.problems) console.error(`config error: ${p}`);
+    else console.error(err instanceof Error ? err.message : String(err));
     process.exit(1);
   },
 );

@@ -113,3 +113,32 @@ describe("db:check", () => {
     expect(await readFile(SCHEMA, "utf8")).toBe(schema);
   }, 180_000);
 });
+
+describe("db:migrate as the image's one-shot command", () => {
+  it("runs with the production image's environment and only DATABASE_URL / DATA_DIR: no service secrets", async () => {
+    // What `docker run --rm -e DATABASE_URL=… identity-ingest node dist/src/db/cli.js deploy` sees: the image's
+    // ENV (production, metrics on 0.0.0.0) and no SEALING_KEYS or METRICS_TOKEN, which a migration never uses.
+    const target = adminUrl ? (await scratchEnv()).DEV_DATABASE_URL! : undefined;
+    const env: NodeJS.ProcessEnv = {
+      PATH: process.env.PATH,
+      NODE_ENV: "production",
+      HOST: "0.0.0.0",
+      METRICS_HOST: "0.0.0.0",
+      METRICS_PORT: "9464",
+      ...(target ? { DATABASE_URL: target } : { DATA_DIR: path.join(tmp, "image-data") }),
+    };
+    const cli = (args: string[], extra: NodeJS.ProcessEnv = {}) =>
+      run(process.execPath, ["--import", "tsx", "src/db/cli.ts", ...args], { cwd: ROOT, env: { ...env, ...extra }, timeout: 90_000 }).then(
+        ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
+        (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
+      );
+    const deploy = await cli(["deploy"]);
+    expect(deploy, deploy.stderr).toMatchObject({ code: 0 });
+    expect(deploy.stdout).toMatch(/^applied: \d{14}_init, /);
+    expect((await cli(["deploy"])).stdout).toBe("no pending migrations\n");
+    // its own variables are still validated, one `config error:` line each
+    const bad = await cli(["deploy"], { DATABASE_URL: "mysql://h/db" });
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toBe("config error: DATABASE_URL: must be a postgresql:// URL (leave unset for the embedded database)\n");
+  });
+});
