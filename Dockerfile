@@ -1,7 +1,8 @@
 # syntax=docker/dockerfile:1
 # The Dukcapil verdict ingest service. Build: docker build -t identity-ingest .
 # Run (embedded database, one node):
-#   docker run -p 3000:3000 -v identity-data:/data -e SEALING_KEYS=... -e METRICS_TOKEN=... identity-ingest
+#   docker run --stop-timeout 30 -p 3000:3000 -v identity-data:/data -e SEALING_KEYS=... -e METRICS_TOKEN=... identity-ingest
+#   (--stop-timeout: SIGTERM lets requests in flight finish for up to 25 s; Docker's default kills after 10 s)
 # Run (PostgreSQL, replicas): add -e DATABASE_URL=postgresql://... -e REDIS_URL=redis://... (no /data needed).
 # `npm run smoke:prod` replays these steps without Docker (CI runs it). README "Deployment" explains the rest.
 
