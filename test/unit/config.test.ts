@@ -19,13 +19,17 @@ const problemsOf = (env: Record<string, string>): string[] => {
   return [];
 };
 
-function parseEnvFile(text: string): Record<string, string> {
-  const out: Record<string, string> = {};
+/** NAME=value lines; `#NAME=value` lines are documented defaults the image overrides (listed, not set). */
+function parseEnvFile(text: string): { set: Record<string, string>; listed: string[] } {
+  const set: Record<string, string> = {};
+  const listed: string[] = [];
   for (const line of text.split("\n")) {
-    const m = /^([A-Z][A-Z0-9_]*)=(.*)$/.exec(line);
-    if (m) out[m[1]!] = m[2]!;
+    const m = /^(#?)([A-Z][A-Z0-9_]*)=(.*)$/.exec(line);
+    if (!m) continue;
+    listed.push(m[2]!);
+    if (!m[1]) set[m[2]!] = m[3]!;
   }
-  return out;
+  return { set, listed };
 }
 
 describe("configuration", () => {
@@ -74,8 +78,10 @@ describe("configuration", () => {
   });
 
   it(".env.example lists every variable, and is a valid production configuration once SEALING_KEYS is set", () => {
-    const example = parseEnvFile(readFileSync(path.join(ROOT, ".env.example"), "utf8"));
-    for (const name of CONFIG_VARIABLES) expect(Object.keys(example), `${name} missing from .env.example`).toContain(name);
+    const { set: example, listed } = parseEnvFile(readFileSync(path.join(ROOT, ".env.example"), "utf8"));
+    for (const name of CONFIG_VARIABLES) expect(listed, `${name} missing from .env.example`).toContain(name);
+    // usable as `docker run --env-file`: nothing the image sets for its own layout (interfaces, /data) is overridden
+    for (const name of ["HOST", "DATA_DIR", "METRICS_HOST"]) expect(Object.keys(example), name).not.toContain(name);
     expect(example.SEALING_KEYS).toBe(""); // never a real key in the repository
     expect(problemsOf(example)).toEqual([expect.stringMatching(/^SEALING_KEYS: required in production/)]);
     expect(problemsOf({ ...example, SEALING_KEYS: generateSealingKeyEntry("k1") })).toEqual([]);
