@@ -2,7 +2,7 @@
 // one line ("NAME: what is wrong"), never its value (some are secrets). README "Configuration" lists them all.
 import path from "node:path";
 import { z } from "zod";
-import { parseSealingKeys } from "./crypto/seal.js";
+import { createSealer, parseSealingKeys } from "./crypto/seal.js";
 
 const optionalString = z
   .string()
@@ -26,7 +26,7 @@ const envSchema = z.object({
   SEALING_KEYS: optionalString.superRefine((v, ctx) => {
     if (v === undefined) return;
     try {
-      parseSealingKeys(v);
+      createSealer(parseSealingKeys(v)); // the whole keyring: key sizes, id format, no id twice
     } catch (err) {
       ctx.addIssue({ code: "custom", message: (err as Error).message });
     }

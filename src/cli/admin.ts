@@ -13,9 +13,13 @@ import { runOfflineCommand } from "./offline-commands.js";
 import { runAdminCommand, USAGE, withDefaultAuditActor } from "./commands.js";
 import { setTimeout as sleep } from "node:timers/promises";
 
+const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
+
 async function viaServerOrLocally(argv: string[]): Promise<AdminReply> {
   const config = loadConfig();
-  const log = pino({ ...loggerOptions(process.env.ADMIN_LOG_LEVEL ?? "warn") }, pino.destination(2));
+  const level = process.env.ADMIN_LOG_LEVEL?.trim() || "warn";
+  if (!LOG_LEVELS.includes(level)) throw new ConfigError([`ADMIN_LOG_LEVEL: must be one of ${LOG_LEVELS.join(", ")}`]);
+  const log = pino({ ...loggerOptions(level) }, pino.destination(2));
   const runLocally = async () => {
     const runtime = await openRuntime(config, log, { face: "on-demand" }); // only retemplate needs the engine
     try {

@@ -88,6 +88,8 @@ describe("loadConfig values", () => {
       ["CORS_ORIGINS", "*"],
       ["CORS_ORIGINS", "https://a.example/path"],
       ["METRICS_PORT", "abc"],
+      ["SEALING_KEYS", `${generateSealingKeyEntry("k1")},${generateSealingKeyEntry("k1")}`],
+      ["SEALING_KEYS", generateSealingKeyEntry("key one")],
     ];
     for (const [name, value] of cases) expect(problems({ [name]: value }), `${name}=${value}`).toEqual([name]);
     expect(problems({ METRICS_PORT: "65535", FACE_WORKERS: "1", FACE_TIMEOUT_MS: "60000", DATABASE_POOL_MAX: "200" })).toEqual([]);
