@@ -16,15 +16,28 @@ export interface DetectedFace {
 
 export type DetectResult = { ok: true; faces: DetectedFace[] } | { ok: false; cause: "engine_off" | "engine_error" | "timeout" };
 
+/**
+ * Who is waiting for a template, in the order free workers serve them: a verdict's enrolment first (the
+ * registry's verdict must not become a timeout stub because matches queue ahead of it), then a face match
+ * (a bank's customer is waiting), then batch re-templating (nobody is waiting).
+ */
+export const TEMPLATE_PRIORITIES = ["enrolment", "match", "batch"] as const;
+export type TemplatePriority = (typeof TEMPLATE_PRIORITIES)[number];
+
+export interface TemplateOptions {
+  /** Default `enrolment`. */
+  priority?: TemplatePriority;
+}
+
 export interface FaceTemplater {
   /** Model id and version every template of this engine carries (e.g. `human-3.3.6/faceres`); null when off. */
   readonly model: string | null;
   /** How many photos the engine works on at once (its worker threads); 0 when off. */
   readonly capacity: number;
   /** Every face in the photo. */
-  detect(photo: Buffer): Promise<DetectResult>;
+  detect(photo: Buffer, opts?: TemplateOptions): Promise<DetectResult>;
   /** The template of the photo's one (or one clearly dominant) face, or why there is none. */
-  template(photo: Buffer): Promise<TemplateResult>;
+  template(photo: Buffer, opts?: TemplateOptions): Promise<TemplateResult>;
   close(): Promise<void>;
 }
 

@@ -7,7 +7,8 @@ import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { Piscina } from "piscina";
 import sharp from "sharp";
-import { dominantFace, encodeTemplate, type DetectResult, type FaceTemplater, type TemplateResult } from "./engine.js";
+import { dominantFace, encodeTemplate, type DetectResult, type FaceTemplater, type TemplatePriority, type TemplateResult } from "./engine.js";
+import { PriorityQueue } from "./priority-queue.js";
 
 /** What the main thread sends a worker, and what it answers (see human-worker.ts). */
 export interface FaceWorkerTask {
@@ -91,10 +92,10 @@ export function startHumanFaceEngine(opts: HumanEngineOptions): HumanFaceEngine 
   let closed = false;
   let broken = false;
   let running = 0;
-  const waiting: { start: () => void; fail: (err: Error) => void }[] = [];
+  const waiting = new PriorityQueue<{ start: () => void; fail: (err: Error) => void }>();
 
   const runNext = () => {
-    while (running < capacity && waiting.length > 0) waiting.shift()!.start();
+    while (running < capacity && waiting.size > 0) waiting.shift()!.start();
   };
 
   /**
@@ -102,7 +103,7 @@ export function startHumanFaceEngine(opts: HumanEngineOptions): HumanFaceEngine 
    * budget runs out while waiting is simply dropped; one already running is left to finish (aborting it
    * would kill the thread and cost a model reload) and its result discarded.
    */
-  const analyse = (photo: Buffer): Promise<Outcome> =>
+  const analyse = (photo: Buffer, priority: TemplatePriority = "enrolment"): Promise<Outcome> =>
     new Promise<Outcome>((resolve) => {
       if (closed || broken) return resolve({ kind: "error", err: new Error(closed ? "face engine closed" : "face engine failed to load") });
       let settled = false;
@@ -131,11 +132,10 @@ export function startHumanFaceEngine(opts: HumanEngineOptions): HumanFaceEngine 
       };
       const entry = { start, fail: (err: Error) => settle({ kind: "error", err }) };
       const timer = setTimeout(() => {
-        const i = waiting.indexOf(entry);
-        if (i >= 0) waiting.splice(i, 1);
+        waiting.remove(entry);
         settle({ kind: "timeout" });
       }, opts.timeoutMs);
-      waiting.push(entry);
+      waiting.push(entry, priority);
       runNext();
     });
 
@@ -155,7 +155,7 @@ export function startHumanFaceEngine(opts: HumanEngineOptions): HumanFaceEngine 
   ready.catch(() => {
     if (closed) return;
     broken = true;
-    for (const entry of waiting.splice(0)) entry.fail(new Error("face engine failed to load"));
+    for (const entry of waiting.drain()) entry.fail(new Error("face engine failed to load"));
     void pool.destroy().catch(() => {});
   });
 
@@ -163,13 +163,13 @@ export function startHumanFaceEngine(opts: HumanEngineOptions): HumanFaceEngine 
     model: HUMAN_MODEL_ID,
     capacity,
     ready,
-    async detect(photo): Promise<DetectResult> {
-      const o = await analyse(photo);
+    async detect(photo, { priority } = {}): Promise<DetectResult> {
+      const o = await analyse(photo, priority);
       if (o.kind !== "done") return { ok: false, cause: o.kind === "timeout" ? "timeout" : "engine_error" };
       return { ok: true, faces: o.result.faces.map(({ box, score }) => ({ box, score })) };
     },
-    async template(photo): Promise<TemplateResult> {
-      const o = await analyse(photo);
+    async template(photo, { priority } = {}): Promise<TemplateResult> {
+      const o = await analyse(photo, priority);
       if (o.kind !== "done") return { ok: false, cause: o.kind === "timeout" ? "timeout" : "engine_error" };
       const pick = dominantFace(o.result.faces);
       if ("cause" in pick) return { ok: false, cause: pick.cause };
@@ -181,7 +181,7 @@ export function startHumanFaceEngine(opts: HumanEngineOptions): HumanFaceEngine 
     async close() {
       if (closed) return;
       closed = true;
-      for (const entry of waiting.splice(0)) entry.fail(new Error("face engine closed"));
+      for (const entry of waiting.drain()) entry.fail(new Error("face engine closed"));
       if (!broken) await pool.destroy();
     },
   };

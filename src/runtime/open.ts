@@ -51,8 +51,8 @@ function openFaceEngine(config: Config, log: Logger, when: "start" | "on-demand"
   return {
     model: HUMAN_MODEL_ID,
     capacity: config.face.workers,
-    detect: (photo) => (engine ??= start()).detect(photo),
-    template: (photo) => (engine ??= start()).template(photo),
+    detect: (photo, o) => (engine ??= start()).detect(photo, o),
+    template: (photo, o) => (engine ??= start()).template(photo, o),
     close: async () => engine?.close(),
   };
 }

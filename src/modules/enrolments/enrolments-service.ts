@@ -67,7 +67,7 @@ export function createEnrolmentsService({ prisma, sealer, face }: EnrolmentsServ
           summary.notTemplated++;
           return count("unreadable_photo"); // e.g. sealed under a key no longer in SEALING_KEYS
         }
-        const result = await face.template(photo);
+        const result = await face.template(photo, { priority: "batch" });
         if (!result.ok) {
           summary.notTemplated++;
           count(result.cause);
