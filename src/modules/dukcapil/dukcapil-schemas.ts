@@ -1,10 +1,11 @@
 import { z } from "zod";
 import { CUID_PATTERN } from "../../ids.js";
+import { PHOTO_REQUEST_BODY_BYTES, PhotoBase64 } from "../../photo/photo-field.js";
 
 /** Caps of the ingest request (documented in the README and openapi.yaml). */
 export const INGEST_LIMITS = {
   /** Whole request body: a 5 MiB photo in base64 (~6.7 MiB) plus the envelope. */
-  bodyBytes: 8 * 1024 * 1024,
+  bodyBytes: PHOTO_REQUEST_BODY_BYTES,
   /** The raw registry envelope, as sent. */
   rawBytes: 256 * 1024,
   reasonChars: 500,
@@ -14,11 +15,7 @@ export const DukcapilVerdictBody = z
   .strictObject({
     customerId: z.string().regex(CUID_PATTERN, "must be a CUID"),
     valid: z.boolean(),
-    photo: z
-      .string()
-      .refine((s) => !s.startsWith("data:"), "must be bare base64, without a data: URL prefix")
-      .pipe(z.base64("must be standard, padded base64 with no whitespace"))
-      .nullish(),
+    photo: PhotoBase64.nullish(),
     raw: z.record(z.string(), z.unknown(), "must be a JSON object").nullish(),
     reason: z
       .string()

@@ -3,12 +3,11 @@ import type { DbClient, PrismaClient } from "../../db/types.js";
 import type { Sealer } from "../../crypto/seal.js";
 import { NotFoundError, ValidationError } from "../../errors.js";
 import type { FaceTemplater } from "../../face/engine.js";
+import { preparePhoto } from "../../face/prepare.js";
 import { newId } from "../../ids.js";
-import { higherTier, tierChangeReason, tierFromHistory } from "../../kyc/tier.js";
-import { decodePhotoBase64, inspectPhoto } from "../../photo/inspect.js";
 import { customersDal } from "../customers/customers-dal.js";
 import { enrolmentsDal } from "../enrolments/enrolments-dal.js";
-import { tierEventsDal } from "../kyc/kyc-dal.js";
+import { applyTierStep } from "../kyc/tier-step.js";
 import { verificationsDal } from "../verifications/verifications-dal.js";
 import type { DukcapilRecorded, DukcapilVerdictInput, DukcapilVerdictResult } from "./dukcapil-types.js";
 
@@ -48,8 +47,7 @@ export function createDukcapilService({ prisma, sealer, face, now = () => new Da
       let enrolment: Parameters<typeof enrolmentsDal.create>[1] | undefined;
       if (input.valid) {
         if (input.photo === undefined) throw new ValidationError("photo is required when valid is true", { photo: ["required when valid is true"] });
-        const photo = await inspectPhoto(decodePhotoBase64(input.photo));
-        const template = await face.template(photo.bytes);
+        const { photo, template } = await preparePhoto(face, input.photo, "enrolment");
         enrolment = {
           id: enrolmentId,
           orgId: input.orgId,
@@ -100,26 +98,7 @@ export function createDukcapilService({ prisma, sealer, face, now = () => new Da
           enrolled = { id: row.id, source: "dukcapil", fallbackStub: row.fallbackStub };
         }
 
-        const eligible = tierFromHistory(await verificationsDal.facts(tx, input.customerId));
-        const next = higherTier(customer.kycTier, eligible);
-        if (next !== customer.kycTier) {
-          await tierEventsDal.create(tx, {
-            id: newId.tierEvent(),
-            orgId: input.orgId,
-            customerId: input.customerId,
-            fromTier: customer.kycTier,
-            toTier: next,
-            reason: tierChangeReason({ method: "nik_dukcapil", status }, next),
-            verificationId,
-            createdAt: at,
-          });
-        }
-        if (next !== customer.kycTier || input.valid) {
-          await customersDal.setKyc(tx, input.customerId, {
-            ...(next !== customer.kycTier ? { kycTier: next } : {}),
-            ...(input.valid ? { kycLastVerifiedAt: at } : {}),
-          });
-        }
+        await applyTierStep(tx, { orgId: input.orgId, customer, trigger: { id: verificationId, method: "nik_dukcapil", status }, at });
 
         const result: DukcapilVerdictResult = {
           verification: input.valid
