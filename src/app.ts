@@ -21,6 +21,13 @@ import { healthRoutes } from "./modules/health-routes.js";
 import { kycRoutes } from "./modules/kyc/kyc-routes.js";
 import type { Services } from "./services.js";
 
+declare module "fastify" {
+  interface FastifyInstance {
+    /** The API scope's OpenAPI document (only the API's routes are in it). */
+    openapiDocument(): ReturnType<FastifyInstance["swagger"]>;
+  }
+}
+
 export interface AppOptions {
   prisma: PrismaClient;
   services: Services;
@@ -71,25 +78,33 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     reply.header("x-content-type-options", "nosniff");
   });
 
-  // app plugins
+  // app plugins every response goes through: security headers (the strict CSP of an API that never serves a
+  // page, unless a scope sets its own), the JSON error shape (router-level refusals and unknown routes
+  // included), metrics
   await app.register(securityHeaders, { corsOrigins: opts.corsOrigins });
   await app.register(errorHandler);
   await app.register(metricsPlugin, {
     metrics: opts.metrics ?? createMetrics({ pingDatabase: () => opts.prisma.$queryRaw`SELECT 1` }),
     dukcapil: opts.services.dukcapil,
   });
-  await app.register(jsonBody);
   await app.register(authPlugin, { apiKeys: opts.services.apiKeys });
-  await app.register(rateLimitPlugin, { redis: opts.redis });
-  await app.register(idempotencyPlugin, { idempotency: opts.services.idempotency });
 
-  await app.register(openapiPlugin); // before the routes: it collects them as they register
+  // The JSON API, in its own scope: the JSON body parser, rate limits, idempotency and the OpenAPI document
+  // apply to its routes only (a browser-facing scope gets forms and HTML errors of its own).
+  let api: FastifyInstance | undefined;
+  await app.register(async (scope) => {
+    api = scope;
+    await scope.register(jsonBody);
+    await scope.register(rateLimitPlugin, { redis: opts.redis });
+    await scope.register(idempotencyPlugin, { idempotency: opts.services.idempotency });
+    await scope.register(openapiPlugin); // before the routes: it collects them as they register
 
-  // routes
-  await app.register(healthRoutes, { prisma: opts.prisma });
-  await app.register(customersRoutes, { customers: opts.services.customers });
-  await app.register(dukcapilRoutes, { dukcapil: opts.services.dukcapil });
-  await app.register(kycRoutes, { kyc: opts.services.kyc });
-  await app.register(attemptsRoutes, { attempts: opts.services.attempts });
+    await scope.register(healthRoutes, { prisma: opts.prisma });
+    await scope.register(customersRoutes, { customers: opts.services.customers });
+    await scope.register(dukcapilRoutes, { dukcapil: opts.services.dukcapil });
+    await scope.register(kycRoutes, { kyc: opts.services.kyc });
+    await scope.register(attemptsRoutes, { attempts: opts.services.attempts });
+  });
+  app.decorate("openapiDocument", () => api!.swagger());
   return app;
 }

@@ -248,5 +248,5 @@ export const openapiPlugin = fp(async (app: FastifyInstance) => {
 
 /** The document as committed in openapi.yaml (stable key order as generated; a trailing newline). */
 export function openapiYaml(app: FastifyInstance): string {
-  return stringify(app.swagger(), { lineWidth: 0, aliasDuplicateObjects: false });
+  return stringify(app.openapiDocument(), { lineWidth: 0, aliasDuplicateObjects: false });
 }
