@@ -10,7 +10,7 @@ import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
 import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 
-export type SealPurpose = "verification.raw" | "face_enrolment.photo" | "face_enrolment.template";
+export type SealPurpose = "verification.raw" | "face_enrolment.photo" | "face_enrolment.template" | "face_match.selfie";
 
 export interface SealContext {
   purpose: SealPurpose;

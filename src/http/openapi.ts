@@ -102,6 +102,17 @@ export const EXAMPLES: Record<string, { request?: Record<string, unknown>; respo
             { id: "ver_01HXY7Q8Z9A0B1C2D3E4F5G6H9", method: "nik_dukcapil", status: "failed", score: null, reason: "NIK not found in central registry", createdAt: "2026-11-24T08:00:00.000Z" },
           ],
           history: [{ id: "kte_01HXY7Q8Z9A0B1C2D3E4F5G6HA", fromTier: "none", toTier: "standard", reason: "nik_dukcapil verified: tier standard", createdAt: NOW }],
+          references: [
+            {
+              id: "fe_01HXY7Q8Z9A0B1C2D3E4F5G6H8",
+              source: "dukcapil",
+              fallbackStub: false,
+              fallbackCause: null,
+              model: "<the template model id>",
+              createdAt: NOW,
+              supersededAt: null,
+            },
+          ],
         },
       },
     },

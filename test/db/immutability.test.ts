@@ -81,7 +81,7 @@ describe("immutable evidence", () => {
     await expect(exec("TRUNCATE audit_accesses")).rejects.toThrow(/audit_accesses rows are immutable: TRUNCATE refused/);
     await expect(exec("TRUNCATE tier_events")).rejects.toThrow(/tier_events rows are immutable: TRUNCATE refused/);
     // verifications is referenced by foreign keys: naming it first makes its own trigger the one that answers
-    await expect(exec("TRUNCATE verifications, face_enrolments, tier_events")).rejects.toThrow(/verifications rows are immutable: TRUNCATE refused/);
+    await expect(exec("TRUNCATE verifications, face_enrolments, tier_events, face_match_selfies")).rejects.toThrow(/verifications rows are immutable: TRUNCATE refused/);
     await expect(exec("TRUNCATE verifications CASCADE")).rejects.toThrow(/immutable: TRUNCATE refused/);
     expect(await counts()).toEqual(before);
   });

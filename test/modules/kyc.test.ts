@@ -29,6 +29,7 @@ describe("GET /api/identity/kyc/{customerId}", () => {
       eligible: "none",
       verifications: [],
       history: [],
+      references: [],
     });
   });
 
@@ -39,10 +40,11 @@ describe("GET /api/identity/kyc/{customerId}", () => {
     const res = await get(bank, kycUrl(customerId));
     expect(res.statusCode).toBe(200);
     const body = res.json();
-    expect(Object.keys(body).sort()).toEqual(["customer", "eligible", "history", "verifications"]);
+    expect(Object.keys(body).sort()).toEqual(["customer", "eligible", "history", "references", "verifications"]);
 
     const rows = await ctx.prisma.verification.findMany({ where: { customerId }, orderBy: { createdAt: "desc" } });
     const event = await ctx.prisma.tierEvent.findFirstOrThrow({ where: { customerId } });
+    const enrolment = await ctx.prisma.faceEnrolment.findFirstOrThrow({ where: { customerId } });
     expect(body).toEqual({
       customer: { id: customerId, kycLevel: "standard", kycLastVerifiedAt: rows[0]!.createdAt.toISOString() },
       eligible: "standard",
@@ -58,6 +60,18 @@ describe("GET /api/identity/kyc/{customerId}", () => {
         },
       ],
       history: [{ id: event.id, fromTier: "none", toTier: "standard", reason: event.reason, createdAt: event.createdAt.toISOString() }],
+      // the engine is off in this file: the reference is a stub
+      references: [
+        {
+          id: verified.enrolment.id,
+          source: "dukcapil",
+          fallbackStub: true,
+          fallbackCause: "engine_off",
+          model: null,
+          createdAt: enrolment.createdAt.toISOString(),
+          supersededAt: null,
+        },
+      ],
     });
     // never the raw envelope or the photo
     expect(res.body).not.toContain("RAW-SECRET");

@@ -1,6 +1,8 @@
 import type { DbClient } from "../../db/types.js";
 
-export type EnrolmentSource = "dukcapil" | "ktp_extract" | "onboarding_selfie" | "step_up_promotion";
+/** Enrolment sources, in the order a face match prefers them as its reference (the registry's photo first). */
+export const ENROLMENT_SOURCES = ["dukcapil", "ktp_extract", "onboarding_selfie", "step_up_promotion"] as const;
+export type EnrolmentSource = (typeof ENROLMENT_SOURCES)[number];
 
 export const enrolmentsDal = {
   create(

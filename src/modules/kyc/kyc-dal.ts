@@ -23,6 +23,14 @@ export const kycReadDal = {
       select: { id: true, method: true, status: true, score: true, reason: true, createdAt: true },
     });
   },
+  /** The customer's face references (current and superseded), newest first; never a photo or a template. */
+  references(db: DbClient, orgId: string, customerId: string) {
+    return db.faceEnrolment.findMany({
+      where: { customerId, orgId },
+      orderBy: [{ createdAt: "desc" }, { id: "desc" }],
+      select: { id: true, source: true, fallbackStub: true, fallbackCause: true, templateModel: true, createdAt: true, supersededAt: true },
+    });
+  },
   /** The tier history, oldest first: it reads as the customer's progression. */
   tierEvents(db: DbClient, orgId: string, customerId: string) {
     return db.tierEvent.findMany({

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { CUID_PATTERN } from "../../ids.js";
 import { TIERS, VERIFICATION_METHODS, VERIFICATION_STATUSES } from "../../kyc/tier.js";
+import { ENROLMENT_SOURCES } from "../enrolments/enrolments-dal.js";
 
 export const KycParams = z.strictObject({ customerId: z.string().regex(CUID_PATTERN, "must be a CUID") });
 
@@ -25,5 +26,18 @@ export const KycDetailResponse = z.object({
   history: z
     .array(z.object({ id: z.string(), fromTier: Tier, toTier: Tier, reason: z.string(), createdAt: z.string() }))
     .describe("every tier change, oldest first"),
+  references: z
+    .array(
+      z.object({
+        id: z.string(),
+        source: z.enum(ENROLMENT_SOURCES),
+        fallbackStub: z.boolean().describe("true while the reference has no face template a match can use"),
+        fallbackCause: z.string().nullable().describe("why it has none (no_face, multiple_faces, engine_off, engine_error, timeout)"),
+        model: z.string().nullable().describe("the model id of its face template; null for a stub"),
+        createdAt: z.string(),
+        supersededAt: z.string().nullable().describe("set once a newer reference of the same source replaced it"),
+      }),
+    )
+    .describe("the customer's face references, newest first (never a photo or a template)"),
 });
 export type KycDetail = z.infer<typeof KycDetailResponse>;

@@ -11,11 +11,12 @@ export function createKycService({ prisma }: { prisma: PrismaClient }) {
     async detail(orgId: string, customerId: string): Promise<KycDetail> {
       // One snapshot for the three reads, so a verdict landing in between cannot make `eligible` and the
       // stored tier disagree in one response.
-      const [customer, verifications, history] = await prisma.$transaction(
+      const [customer, verifications, history, references] = await prisma.$transaction(
         [
           kycReadDal.customer(prisma, orgId, customerId),
           kycReadDal.verifications(prisma, orgId, customerId),
           kycReadDal.tierEvents(prisma, orgId, customerId),
+          kycReadDal.references(prisma, orgId, customerId),
         ],
         { isolationLevel: "RepeatableRead" },
       );
@@ -32,6 +33,15 @@ export function createKycService({ prisma }: { prisma: PrismaClient }) {
           createdAt: v.createdAt.toISOString(),
         })),
         history: history.map((e) => ({ id: e.id, fromTier: e.fromTier, toTier: e.toTier, reason: e.reason, createdAt: e.createdAt.toISOString() })),
+        references: references.map((r) => ({
+          id: r.id,
+          source: r.source,
+          fallbackStub: r.fallbackStub,
+          fallbackCause: r.fallbackCause,
+          model: r.templateModel,
+          createdAt: r.createdAt.toISOString(),
+          supersededAt: r.supersededAt?.toISOString() ?? null,
+        })),
       };
     },
   };
