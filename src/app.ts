@@ -17,6 +17,7 @@ import securityHeaders from "./plugins/security-headers.js";
 import { attemptsRoutes } from "./modules/attempts/attempts-routes.js";
 import { customersRoutes } from "./modules/customers/customers-routes.js";
 import { dukcapilRoutes } from "./modules/dukcapil/dukcapil-routes.js";
+import { faceMatchRoutes } from "./modules/face-match/face-match-routes.js";
 import { healthRoutes } from "./modules/health-routes.js";
 import { kycRoutes } from "./modules/kyc/kyc-routes.js";
 import type { Services } from "./services.js";
@@ -86,6 +87,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(metricsPlugin, {
     metrics: opts.metrics ?? createMetrics({ pingDatabase: () => opts.prisma.$queryRaw`SELECT 1` }),
     dukcapil: opts.services.dukcapil,
+    faceMatch: opts.services.faceMatch,
   });
   await app.register(authPlugin, { apiKeys: opts.services.apiKeys });
 
@@ -102,6 +104,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     await scope.register(healthRoutes, { prisma: opts.prisma });
     await scope.register(customersRoutes, { customers: opts.services.customers });
     await scope.register(dukcapilRoutes, { dukcapil: opts.services.dukcapil });
+    await scope.register(faceMatchRoutes, { faceMatch: opts.services.faceMatch });
     await scope.register(kycRoutes, { kyc: opts.services.kyc });
     await scope.register(attemptsRoutes, { attempts: opts.services.attempts });
   });

@@ -69,7 +69,12 @@ export class UnprocessableError extends AppError {
 }
 
 export class ServiceUnavailableError extends AppError {
-  constructor(message = "service temporarily unavailable; retry later") {
-    super(503, message, "unavailable");
+  constructor(
+    message = "service temporarily unavailable; retry later",
+    code = "unavailable",
+    /** Sent as Retry-After (seconds). */
+    readonly retryAfterSeconds = 5,
+  ) {
+    super(503, message, code);
   }
 }

@@ -53,6 +53,12 @@ export function createMetrics(sources: MetricsSources = {}) {
     labelNames: ["source", "fallback_stub", "cause"] as const,
     registers: [registry],
   });
+  const faceMatches = new Counter({
+    name: "identity_face_matches_total",
+    help: "Face matches recorded (committed; idempotent replays not counted), by outcome, reference source and whether the reference was re-templated for it",
+    labelNames: ["outcome", "reference_source", "reference_retemplated"] as const,
+    registers: [registry],
+  });
   const rateLimited = new Counter({
     name: "http_rate_limit_rejections_total",
     help: "Requests refused with 429, by rate-limit bucket",
@@ -93,7 +99,7 @@ export function createMetrics(sources: MetricsSources = {}) {
     });
   }
 
-  return { registry, httpRequests, httpDuration, verdicts, enrolments, rateLimited };
+  return { registry, httpRequests, httpDuration, verdicts, enrolments, faceMatches, rateLimited };
 }
 export type Metrics = ReturnType<typeof createMetrics>;
 

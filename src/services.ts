@@ -7,6 +7,7 @@ import { createAttemptsService } from "./modules/attempts/attempts-service.js";
 import { createAuditService } from "./modules/audit/audit-service.js";
 import { createCustomersService } from "./modules/customers/customers-service.js";
 import { createDukcapilService } from "./modules/dukcapil/dukcapil-service.js";
+import { createFaceMatchService } from "./modules/face-match/face-match-service.js";
 import { createEnrolmentsService } from "./modules/enrolments/enrolments-service.js";
 import { createIdempotencyService } from "./modules/idempotency/idempotency-service.js";
 import { createKycService } from "./modules/kyc/kyc-service.js";
@@ -25,6 +26,7 @@ export function createServices({ prisma, sealer, face }: CoreDeps) {
     apiKeys: createApiKeysService({ prisma }),
     customers: createCustomersService({ prisma }),
     dukcapil: createDukcapilService({ prisma, sealer, face }),
+    faceMatch: createFaceMatchService({ prisma, sealer, face }),
     enrolments: createEnrolmentsService({ prisma, sealer, face }),
     idempotency: createIdempotencyService({ prisma }),
     rewrap: createRewrapService({ prisma, sealer }),

@@ -2,13 +2,14 @@
 // server itself when the CLI hands it a command over the admin socket (embedded database in use).
 import { parseArgs } from "node:util";
 import { ValidationError } from "../errors.js";
+import { FACE_MATCH_THRESHOLD_RANGE } from "../face/match-policy.js";
 import type { Services } from "../services.js";
 import type { KeyEnv } from "../modules/api-keys/api-keys-types.js";
 import { ExternalRef } from "../modules/customers/customers-schemas.js";
 
 export const USAGE = `usage: npm run --silent admin -- <command>
   org create --name <name> [--dukcapil]
-  org set --org <orgId> [--dukcapil on|off] [--limit <bucket>=<perMinute>]...
+  org set --org <orgId> [--dukcapil on|off] [--limit <bucket>=<perMinute>]... [--face-match-threshold <0-100|default>]
   key create --org <orgId> --scopes <s1,s2,...> [--env sandbox|live] [--name <label>] [--expires-in-days <n>]
   key revoke --key-id <id>
   customer create --org <orgId> [--external-ref <ref>]
@@ -60,6 +61,17 @@ function onOff(v: unknown, flag: string): boolean | undefined {
   throw new UsageError(`--${flag} takes on or off`);
 }
 
+/** `--face-match-threshold <0-100|default>`: the org's own threshold, or back to the platform default (null). */
+function faceMatchThreshold(v: unknown): number | null | undefined {
+  if (v === undefined) return undefined;
+  if (v === "default") return null;
+  const { min, max } = FACE_MATCH_THRESHOLD_RANGE;
+  if (typeof v !== "string" || !/^\d{1,3}$/.test(v) || Number(v) < min || Number(v) > max) {
+    throw new UsageError(`--face-match-threshold takes a whole number from ${min} to ${max}, or default`);
+  }
+  return Number(v);
+}
+
 export async function runAdminCommand(services: Services, argv: string[]): Promise<object> {
   const [group, action, ...rest] = argv;
   const command = `${group ?? ""} ${action ?? ""}`.trim();
@@ -70,14 +82,23 @@ export async function runAdminCommand(services: Services, argv: string[]): Promi
       return { id: org.id, name: org.name, dukcapilEnabled: org.dukcapilEnabled };
     }
     case "org set": {
-      const v = parse(rest, { org: { type: "string" }, dukcapil: { type: "string" }, limit: { type: "string", multiple: true } });
+      const v = parse(rest, {
+        org: { type: "string" },
+        dukcapil: { type: "string" },
+        limit: { type: "string", multiple: true },
+        "face-match-threshold": { type: "string" },
+      });
       const limits: Record<string, number> = {};
       for (const spec of (v.limit as string[] | undefined) ?? []) {
         const m = /^([a-z0-9._-]+)=(\d+)$/i.exec(spec);
         if (!m) throw new UsageError(`--limit takes <bucket>=<perMinute>, got "${spec}"`);
         limits[m[1]!] = Number(m[2]);
       }
-      return services.orgs.update(required(v, "org"), { dukcapilEnabled: onOff(v.dukcapil, "dukcapil"), limits });
+      return services.orgs.update(required(v, "org"), {
+        dukcapilEnabled: onOff(v.dukcapil, "dukcapil"),
+        limits,
+        faceMatchThreshold: faceMatchThreshold(v["face-match-threshold"]),
+      });
     }
     case "key create": {
       const v = parse(rest, {

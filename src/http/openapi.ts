@@ -10,6 +10,7 @@ import { jsonSchemaTransform, jsonSchemaTransformObject } from "fastify-type-pro
 import type { OpenAPIV3_1 } from "openapi-types";
 import { stringify } from "yaml";
 import { z } from "zod";
+import { HUMAN_MODEL_ID } from "../face/human-engine.js";
 
 /** The platform's error shape (plugins/error-handler.ts). Loose: some errors carry more fields. */
 export const ErrorResponse = z
@@ -91,6 +92,22 @@ export const EXAMPLES: Record<string, { request?: Record<string, unknown>; respo
       },
     },
   },
+  "post /api/identity/face/match": {
+    // No request example: a selfie that passes the photo rules and holds a face is far too large to show.
+    responses: {
+      201: {
+        verified: {
+          verification: { id: "ver_01HXY7Q8Z9A0B1C2D3E4F5G6HC", status: "verified", score: 87 },
+          reference: { id: "fe_01HXY7Q8Z9A0B1C2D3E4F5G6H8", source: "dukcapil" },
+          threshold: 41,
+          model: HUMAN_MODEL_ID,
+        },
+      },
+      409: { noReference: { error: "the customer has no current face reference that yields a template", code: "no_face_reference", requestId: "req_01JD0Q3K5V7W9X1Y3Z5A7B9C1D" } },
+      422: { noFace: { error: "no face found in the photo", code: "no_face", requestId: "req_01JD0Q3K5V7W9X1Y3Z5A7B9C1D" } },
+      503: { engineDown: { error: "face engine unavailable (timeout); retry later", code: "face_engine_unavailable", requestId: "req_01JD0Q3K5V7W9X1Y3Z5A7B9C1D" } },
+    },
+  },
   "get /api/identity/kyc/{customerId}": {
     responses: {
       200: {
@@ -108,7 +125,7 @@ export const EXAMPLES: Record<string, { request?: Record<string, unknown>; respo
               source: "dukcapil",
               fallbackStub: false,
               fallbackCause: null,
-              model: "<the template model id>",
+              model: HUMAN_MODEL_ID,
               createdAt: NOW,
               supersededAt: null,
             },
@@ -154,6 +171,7 @@ const OPERATION_IDS: Record<string, string> = {
   "get /readyz": "getReadiness",
   "post /api/customers": "createCustomer",
   "post /api/identity/nik/dukcapil": "ingestDukcapilVerdict",
+  "post /api/identity/face/match": "matchFace",
   "get /api/identity/kyc/{customerId}": "getKycDetail",
   "get /api/identity/attempts": "listAttempts",
 };

@@ -6,7 +6,7 @@ import type { Socket } from "node:net";
 import fp from "fastify-plugin";
 import type { FastifyBaseLogger, FastifyError } from "fastify";
 import { hasZodFastifySchemaValidationErrors } from "fastify-type-provider-zod";
-import { AppError, ValidationError, type FieldErrors } from "../errors.js";
+import { AppError, ServiceUnavailableError, ValidationError, type FieldErrors } from "../errors.js";
 import { isDatabaseUnavailable } from "../db/errors.js";
 
 interface ErrorBody {
@@ -63,6 +63,7 @@ export default fp(async (app) => {
       status = err.statusCode;
       body = { error: err.message, code: err.code, ...base, ...err.extra };
       if (err instanceof ValidationError) body.details = { fieldErrors: err.fieldErrors };
+      if (err instanceof ServiceUnavailableError) reply.header("retry-after", String(err.retryAfterSeconds));
     } else if (hasZodFastifySchemaValidationErrors(err)) {
       status = 400;
       const where = (err as { validationContext?: string }).validationContext ?? "request";

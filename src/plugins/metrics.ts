@@ -3,6 +3,7 @@
 import fp from "fastify-plugin";
 import type { Metrics } from "../metrics.js";
 import type { DukcapilRecorded } from "../modules/dukcapil/dukcapil-types.js";
+import type { FaceMatchRecorded } from "../modules/face-match/face-match-types.js";
 import { RateLimitedError } from "./rate-limit.js";
 
 declare module "fastify" {
@@ -15,9 +16,11 @@ export interface MetricsPluginOptions {
   metrics: Metrics;
   /** Verdicts as the ingest commits them (idempotent replays are not events). */
   dukcapil: { onRecorded(listener: (event: DukcapilRecorded) => void): () => void };
+  /** Matches as the face match commits them. */
+  faceMatch: { onRecorded(listener: (event: FaceMatchRecorded) => void): () => void };
 }
 
-export default fp<MetricsPluginOptions>(async (app, { metrics, dukcapil }) => {
+export default fp<MetricsPluginOptions>(async (app, { metrics, dukcapil, faceMatch }) => {
   app.decorate("metrics", metrics);
 
   app.addHook("onResponse", async (request, reply) => {
@@ -41,5 +44,11 @@ export default fp<MetricsPluginOptions>(async (app, { metrics, dukcapil }) => {
       });
     }
   });
-  app.addHook("onClose", async () => unsubscribe());
+  const unsubscribeMatches = faceMatch.onRecorded((event) => {
+    metrics.faceMatches.inc({ outcome: event.status, reference_source: event.source, reference_retemplated: String(event.referenceRetemplated) });
+  });
+  app.addHook("onClose", async () => {
+    unsubscribe();
+    unsubscribeMatches();
+  });
 });

@@ -110,6 +110,14 @@ async function flowBesideServer(env: NodeJS.ProcessEnv, port: number, check: () 
   await ok(env, ["org", "set", "--org", orgId, "--dukcapil", "on"]);
   expect((await verdict(port, k, customer.id as string)).status).toBe(201);
 
+  // the org's own face-match threshold: shown in the org JSON; out of range is a usage error; `default` clears it
+  expect(off.faceMatchThreshold).toBeNull();
+  expect(await ok(env, ["org", "set", "--org", orgId, "--face-match-threshold", "55"])).toMatchObject({ id: orgId, faceMatchThreshold: 55 });
+  for (const bad of ["101", "-1", "4.5", "abc", ""]) {
+    await fails(env, ["org", "set", "--org", orgId, "--face-match-threshold", bad], 2, /--face-match-threshold/);
+  }
+  expect(await ok(env, ["org", "set", "--org", orgId, "--face-match-threshold", "default"])).toMatchObject({ faceMatchThreshold: null });
+
   // failures beside the server: stderr, non-zero, empty stdout
   await fails(env, ["org", "set", "--org", "org_nope", "--dukcapil", "on"], 1, /org not found/);
   await fails(env, ["customer", "create", "--org", orgId, "--external-ref", "cust-0001"], 1, /already exists/);

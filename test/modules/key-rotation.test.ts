@@ -7,6 +7,9 @@ import { buildApp } from "../../src/app.js";
 import { runAdminCommand, VerbatimJson } from "../../src/cli/commands.js";
 import { createSealer, type SealContext, type Sealer, type SealingKey } from "../../src/crypto/seal.js";
 import { faceEngineOff } from "../../src/face/engine.js";
+import { newId } from "../../src/ids.js";
+import { faceMatchSelfiesDal } from "../../src/modules/face-match/face-match-dal.js";
+import { verificationsDal } from "../../src/modules/verifications/verifications-dal.js";
 import { createServices, type Services } from "../../src/services.js";
 import { openTestDatabase, type TestDatabase } from "../helpers/db.js";
 import { b64, jpeg, png } from "../helpers/images.js";
@@ -46,13 +49,16 @@ async function deploy(keys: SealingKey[]): Promise<Deployment> {
 
 /** Every sealed envelope in the database with the context it was sealed for. */
 async function envelopes() {
-  const out: { name: "photos" | "templates" | "raw"; ctx: SealContext; sealed: Uint8Array }[] = [];
+  const out: { name: "photos" | "templates" | "raw" | "selfies"; ctx: SealContext; sealed: Uint8Array }[] = [];
   for (const e of await db.prisma.faceEnrolment.findMany({ orderBy: { id: "asc" } })) {
     out.push({ name: "photos", ctx: { purpose: "face_enrolment.photo", rowId: e.id }, sealed: e.photoSealed });
     if (e.templateSealed) out.push({ name: "templates", ctx: { purpose: "face_enrolment.template", rowId: e.id }, sealed: e.templateSealed });
   }
   for (const v of await db.prisma.verification.findMany({ where: { rawSealed: { not: null } }, orderBy: { id: "asc" } })) {
     out.push({ name: "raw", ctx: { purpose: "verification.raw", rowId: v.id }, sealed: v.rawSealed! });
+  }
+  for (const s of await db.prisma.faceMatchSelfie.findMany({ where: { selfieSealed: { not: null } }, orderBy: { verificationId: "asc" } })) {
+    out.push({ name: "selfies", ctx: { purpose: "face_match.selfie", rowId: s.verificationId }, sealed: s.selfieSealed! });
   }
   return out;
 }
@@ -63,6 +69,19 @@ async function giveTemplate(sealer: Sealer, enrolmentId: string, template: Buffe
     where: { id: enrolmentId },
     data: { templateSealed: new Uint8Array(sealer.seal(template, { purpose: "face_enrolment.template", rowId: enrolmentId })), templateModel: "test/1" },
   });
+}
+
+/** A face match's sealed selfie, written through the data layer as the face match service writes it. */
+async function seedFaceMatch(sealer: Sealer, customerId: string, referenceEnrolmentId: string, selfie: Buffer): Promise<string> {
+  const id = newId.verification();
+  const at = new Date();
+  await verificationsDal.create(db.prisma, {
+    ...{ id, orgId, customerId, method: "face_match", status: "failed", score: 10, reason: null, rawSealed: null },
+    ...{ apiKeyId: null, requestId: null, createdAt: at, referenceEnrolmentId, matchModel: "test/1", matchThreshold: 40 },
+  });
+  const selfieSealed = new Uint8Array(sealer.seal(selfie, { purpose: "face_match.selfie", rowId: id }));
+  await faceMatchSelfiesDal.create(db.prisma, { verificationId: id, orgId, customerId, selfieSealed, mediaType: "image/jpeg", width: 1, height: 1, createdAt: at });
+  return id;
 }
 
 beforeAll(async () => {
@@ -95,6 +114,11 @@ describe("sealing-key rotation", () => {
       await giveTemplate(v1.sealer, enrolment!.id, template);
       remember({ purpose: "face_enrolment.template", rowId: enrolment!.id }, template);
     }
+    for (const i of [0, 1]) {
+      const selfie = randomBytes(100);
+      const reference = await db.prisma.faceEnrolment.findFirstOrThrow({ where: { customerId: customers[i]! } });
+      remember({ purpose: "face_match.selfie", rowId: await seedFaceMatch(v1.sealer, customers[i]!, reference.id, selfie) }, selfie);
+    }
     const declined = await v1.post({ customerId: customers[0]!, valid: false, reason: "no match", raw: { result: "NO_MATCH" } });
     remember({ purpose: "verification.raw", rowId: declined.json().verification.id }, Buffer.from('{"result":"NO_MATCH"}'));
     await v1.close();
@@ -103,6 +127,7 @@ describe("sealing-key rotation", () => {
     expect(underK1.filter((e) => e.name === "photos")).toHaveLength(5);
     expect(underK1.filter((e) => e.name === "templates")).toHaveLength(5);
     expect(underK1.filter((e) => e.name === "raw")).toHaveLength(6);
+    expect(underK1.filter((e) => e.name === "selfies")).toHaveLength(2);
     const verificationsBefore = await db.prisma.verification.findMany({ orderBy: { id: "asc" } });
 
     // 2. k2 put first: new seals use k2, every k1 envelope still opens.
@@ -115,23 +140,23 @@ describe("sealing-key rotation", () => {
     const mixed = await envelopes();
     const byKey = (list: typeof mixed, sealer: Sealer) =>
       list.reduce<Record<string, number>>((acc, e) => ({ ...acc, [sealer.keyIdOf(e.sealed)]: (acc[sealer.keyIdOf(e.sealed)] ?? 0) + 1 }), {});
-    expect(byKey(mixed, v2.sealer)).toEqual({ k1: 16, k2: 2 });
+    expect(byKey(mixed, v2.sealer)).toEqual({ k1: 18, k2: 2 });
     for (const e of mixed) expect(v2.sealer.open(e.sealed, e.ctx).equals(plain.get(`${e.ctx.purpose}|${e.ctx.rowId}`)!)).toBe(true);
 
     // 3. Rewrap, in small batches (the keyset paging runs several rounds per column).
     const summary = await runAdminCommand(v2.services, ["keys", "rewrap", "--batch-size", "2"]);
     expect(summary).toEqual({
       activeKeyId: "k2",
-      rewrapped: { photos: 5, templates: 5, raw: 6 },
-      alreadyCurrent: { photos: 1, templates: 0, raw: 1 },
-      remaining: { photos: 0, templates: 0, raw: 0 },
+      rewrapped: { photos: 5, templates: 5, raw: 6, selfies: 2 },
+      alreadyCurrent: { photos: 1, templates: 0, raw: 1, selfies: 0 },
+      remaining: { photos: 0, templates: 0, raw: 0, selfies: 0 },
     });
     // Resumable and idempotent: a second run finds nothing left to do.
     expect(await runAdminCommand(v2.services, ["keys", "rewrap"])).toEqual({
       activeKeyId: "k2",
-      rewrapped: { photos: 0, templates: 0, raw: 0 },
-      alreadyCurrent: { photos: 6, templates: 5, raw: 7 },
-      remaining: { photos: 0, templates: 0, raw: 0 },
+      rewrapped: { photos: 0, templates: 0, raw: 0, selfies: 0 },
+      alreadyCurrent: { photos: 6, templates: 5, raw: 7, selfies: 2 },
+      remaining: { photos: 0, templates: 0, raw: 0, selfies: 0 },
     });
     // Only the ciphertext changed: every other column of the (immutable) verifications is as it was.
     const verificationsAfter = await db.prisma.verification.findMany({ where: { id: { in: verificationsBefore.map((v) => v.id) } }, orderBy: { id: "asc" } });
@@ -142,7 +167,7 @@ describe("sealing-key rotation", () => {
     // rewrap no longer opens (the old key is really gone, so the rewrap was needed).
     const v3 = await deploy([k2]);
     const final = await envelopes();
-    expect(final).toHaveLength(18);
+    expect(final).toHaveLength(20);
     for (const e of final) {
       expect(v3.sealer.keyIdOf(e.sealed)).toBe("k2");
       expect(v3.sealer.open(e.sealed, e.ctx).equals(plain.get(`${e.ctx.purpose}|${e.ctx.rowId}`)!)).toBe(true);
@@ -167,7 +192,7 @@ describe("sealing-key rotation", () => {
     await v0.close();
 
     const v2 = await deploy([k2]);
-    await expect(runAdminCommand(v2.services, ["keys", "rewrap"])).rejects.toThrow(/1 raw envelopes could not be opened.*sealed with: k0/);
+    await expect(runAdminCommand(v2.services, ["keys", "rewrap"])).rejects.toThrow(/1 raw envelopes and 0 selfies could not be opened.*sealed with: k0/);
     await v2.close();
 
     // With k0 back in the ring (after k2), the same command resumes and completes.

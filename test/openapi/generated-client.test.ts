@@ -14,7 +14,9 @@ import ts from "typescript";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { createTestContext, type TestContext, type Tenant } from "../helpers/app.js";
-import { b64, jpeg } from "../helpers/images.js";
+import { startHumanFaceEngine, type HumanFaceEngine } from "../../src/face/human-engine.js";
+import { altered, portrait } from "../face/photos.js";
+import { b64 } from "../helpers/images.js";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 const SPEC = path.join(ROOT, "openapi.yaml");
@@ -27,7 +29,7 @@ import type { paths } from "./api.js";
 
 type Tier = "none" | "basic" | "standard" | "premium";
 
-export async function flow(baseUrl: string, apiKey: string, photo: string) {
+export async function flow(baseUrl: string, apiKey: string, photo: string, selfie: string) {
   const client = createClient<paths>({ baseUrl, headers: { authorization: \`Bearer \${apiKey}\` } });
 
   const created = await client.POST("/api/customers", {
@@ -45,6 +47,14 @@ export async function flow(baseUrl: string, apiKey: string, photo: string) {
   const verification = verified.data.verification;
   const score: number | undefined = verification.status === "verified" ? verification.score : undefined;
   const enrolledFrom: "dukcapil" | undefined = verified.data.enrolment?.source;
+
+  const matched = await client.POST("/api/identity/face/match", {
+    body: { customerId, photo: selfie },
+    params: { header: { "idempotency-key": "client-flow-match-1" } },
+  });
+  if (!matched.data) throw new Error(\`face match: \${matched.response.status}\`);
+  const matchStatus: "verified" | "failed" = matched.data.verification.status;
+  const referenceSource: string = matched.data.reference.source;
 
   const declined = await client.POST("/api/identity/nik/dukcapil", {
     body: { customerId, valid: false, reason: "NIK not found in central registry" },
@@ -64,12 +74,13 @@ export async function flow(baseUrl: string, apiKey: string, photo: string) {
   const errorCode: string | undefined = missing.error?.code;
 
   return {
-    customerId, startLevel, score, enrolledFrom, level, reasons, methods, errorCode,
+    customerId, startLevel, score, enrolledFrom, matchStatus, referenceSource, level, reasons, methods, errorCode,
     declined: declined.data,
     total: attempts.data.total,
     calls: [
       { path: "/api/customers", method: "post", res: created.response, body: created.data },
       { path: "/api/identity/nik/dukcapil", method: "post", res: verified.response, body: verified.data },
+      { path: "/api/identity/face/match", method: "post", res: matched.response, body: matched.data },
       { path: "/api/identity/nik/dukcapil", method: "post", res: declined.response, body: declined.data },
       { path: "/api/identity/kyc/{customerId}", method: "get", res: kyc.response, body: kyc.data },
       { path: "/api/identity/attempts", method: "get", res: attempts.response, body: attempts.data },
@@ -90,13 +101,16 @@ export async function wrong() {
 }
 `;
 
+let engine: HumanFaceEngine;
 let ctx: TestContext;
 let bank: Tenant;
 let dir: string;
 let baseUrl: string;
 
 beforeAll(async () => {
-  ctx = await createTestContext();
+  // The real engine: the flow enrols a portrait and matches another photo of the same person.
+  engine = startHumanFaceEngine({ workers: 1, timeoutMs: 20_000 });
+  ctx = await createTestContext({ face: engine });
   bank = await ctx.tenant();
   await ctx.app.listen({ port: 0, host: "127.0.0.1" });
   const { port } = ctx.app.server.address() as { port: number };
@@ -105,6 +119,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await ctx.close();
+  await engine.close();
   await rm(dir, { recursive: true, force: true });
 });
 
@@ -149,22 +164,26 @@ describe("a client generated from openapi.yaml", () => {
       .outputText.replace('from "openapi-fetch"', `from ${JSON.stringify(pathToFileURL(require.resolve("openapi-fetch")).href)}`);
     await writeFile(path.join(dir, "flow.mjs"), js);
     const { flow } = (await import(pathToFileURL(path.join(dir, "flow.mjs")).href)) as {
-      flow: (baseUrl: string, key: string, photo: string) => Promise<Record<string, unknown> & { calls: { path: string; method: string; res: Response; body: unknown }[] }>;
+      flow: (baseUrl: string, key: string, photo: string, selfie: string) => Promise<Record<string, unknown> & { calls: { path: string; method: string; res: Response; body: unknown }[] }>;
     };
-    const result = await flow(baseUrl, bank.key, b64(await jpeg()));
+    const alice = await portrait("alice");
+    await engine.ready;
+    const result = await flow(baseUrl, bank.key, b64(alice), b64(await altered(alice)));
 
     expect(result).toMatchObject({
       startLevel: "none",
       score: 100,
       enrolledFrom: "dukcapil",
-      level: "standard",
+      matchStatus: "verified",
+      referenceSource: "dukcapil",
+      level: "premium",
       methods: ["nik_dukcapil", "nik_dukcapil"],
       total: 2,
       errorCode: "not_found",
       declined: { verification: { status: "failed" }, enrolment: null },
     });
     expect(result.reasons).toContain("NIK not found in central registry");
-    expect(result.calls.map((c) => c.res.status)).toEqual([201, 201, 201, 200, 200, 404]);
+    expect(result.calls.map((c) => c.res.status)).toEqual([201, 201, 201, 201, 200, 200, 404]);
 
     // Each body against the schema the spec gives for that operation and status.
     const spec = parse(await readFile(SPEC, "utf8")) as OpenAPIV3_1.Document;

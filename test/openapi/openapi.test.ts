@@ -10,6 +10,7 @@ import { EXAMPLES, ErrorResponse, openapiYaml } from "../../src/http/openapi.js"
 import { AttemptsListResponse } from "../../src/modules/attempts/attempts-schemas.js";
 import { CustomerData, CreateCustomerBody } from "../../src/modules/customers/customers-schemas.js";
 import { DukcapilVerdictBody, DukcapilVerdictResponse } from "../../src/modules/dukcapil/dukcapil-schemas.js";
+import { FaceMatchBody, FaceMatchResponse } from "../../src/modules/face-match/face-match-schemas.js";
 import { KycDetailResponse } from "../../src/modules/kyc/kyc-schemas.js";
 import { createTestContext, type TestContext, type Tenant } from "../helpers/app.js";
 import { b64, jpeg } from "../helpers/images.js";
@@ -74,12 +75,14 @@ describe("openapi.yaml", () => {
       }
     }
     expect(Object.keys(d.paths!["/api/identity/nik/dukcapil"]!.post!.responses!)).toEqual(expect.arrayContaining(["404", "409", "413", "415"]));
+    expect(Object.keys(d.paths!["/api/identity/face/match"]!.post!.responses!)).toEqual(expect.arrayContaining(["404", "409", "413", "415", "422", "503"]));
   });
 
   it("its examples are valid for the zod schemas the routes validate and serialize with", () => {
     const schemas: Record<string, { request?: z.ZodType; responses: Record<number, z.ZodType> }> = {
       "post /api/customers": { request: CreateCustomerBody, responses: { 201: z.object({ data: CustomerData }) } },
       "post /api/identity/nik/dukcapil": { request: DukcapilVerdictBody, responses: { 201: DukcapilVerdictResponse, 403: ErrorResponse, 429: ErrorResponse } },
+      "post /api/identity/face/match": { request: FaceMatchBody, responses: { 201: FaceMatchResponse, 409: ErrorResponse, 422: ErrorResponse, 503: ErrorResponse } },
       "get /api/identity/kyc/{customerId}": { responses: { 200: KycDetailResponse } },
       "get /api/identity/attempts": { responses: { 200: AttemptsListResponse } },
     };

@@ -5,6 +5,7 @@ import { NotFoundError, ValidationError } from "../../errors.js";
 import type { FaceTemplater } from "../../face/engine.js";
 import { preparePhoto } from "../../face/prepare.js";
 import { newId } from "../../ids.js";
+import { createObservers } from "../../observers.js";
 import { customersDal } from "../customers/customers-dal.js";
 import { enrolmentsDal } from "../enrolments/enrolments-dal.js";
 import { applyTierStep } from "../kyc/tier-step.js";
@@ -21,13 +22,10 @@ export interface DukcapilServiceDeps {
 }
 
 export function createDukcapilService({ prisma, sealer, face, now = () => new Date() }: DukcapilServiceDeps) {
-  const observers = new Set<(event: DukcapilRecorded) => void>();
+  const recorded = createObservers<DukcapilRecorded>();
   return {
     /** Called after each verdict commits (metrics count them); returns the unsubscribe function. */
-    onRecorded(listener: (event: DukcapilRecorded) => void): () => void {
-      observers.add(listener);
-      return () => observers.delete(listener);
-    },
+    onRecorded: recorded.subscribe,
 
     /**
      * `alsoInTransaction` runs last inside the verdict's transaction with the result (the idempotency layer
@@ -72,7 +70,7 @@ export function createDukcapilService({ prisma, sealer, face, now = () => new Da
           ? null
           : new Uint8Array(sealer.seal(Buffer.from(input.rawText, "utf8"), { purpose: "verification.raw", rowId: verificationId }));
 
-      const recorded = await prisma.$transaction(async (tx) => {
+      const committed = await prisma.$transaction(async (tx) => {
         const customer = await customersDal.lockInOrg(tx, input.orgId, input.customerId);
         if (!customer) throw new NotFoundError("customer");
         const at = now();
@@ -110,17 +108,11 @@ export function createDukcapilService({ prisma, sealer, face, now = () => new Da
         return result;
       });
       const event: DukcapilRecorded = {
-        status: recorded.verification.status,
+        status: committed.verification.status,
         enrolment: enrolment ? { source: "dukcapil", fallbackStub: enrolment.fallbackStub, fallbackCause: enrolment.fallbackCause } : null,
       };
-      for (const notify of observers) {
-        try {
-          notify(event);
-        } catch {
-          // an observer's bug must not turn a committed verdict into an error reply
-        }
-      }
-      return recorded;
+      recorded.notify(event);
+      return committed;
     },
   };
 }

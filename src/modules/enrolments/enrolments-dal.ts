@@ -11,7 +11,8 @@ export const enrolmentsDal = {
       id: string;
       orgId: string;
       customerId: string;
-      verificationId: string;
+      /** The verification that brought the photo (null for sources enrolled outside this service). */
+      verificationId: string | null;
       source: EnrolmentSource;
       photoSealed: Uint8Array<ArrayBuffer>;
       mediaType: string;
@@ -48,6 +49,17 @@ export const enrolmentsDal = {
       orderBy: { id: "asc" },
       take: q.take,
       select: { id: true, templateModel: true },
+    });
+  },
+  /**
+   * The customer's current (not superseded) enrolments: the candidates for a face match's reference. Tenancy
+   * is part of the lookup. Sealed template included (it is opened only by the matching service).
+   */
+  currentOf(db: DbClient, orgId: string, customerId: string) {
+    return db.faceEnrolment.findMany({
+      where: { orgId, customerId, supersededAt: null },
+      orderBy: [{ createdAt: "desc" }, { id: "desc" }],
+      select: { id: true, source: true, fallbackStub: true, templateModel: true, templateSealed: true },
     });
   },
   sealedPhoto(db: DbClient, id: string) {

@@ -12,6 +12,9 @@ export const orgsDal = {
   setDukcapil(db: DbClient, id: string, enabled: boolean) {
     return db.org.update({ where: { id }, data: { dukcapilEnabled: enabled } });
   },
+  setFaceMatchThreshold(db: DbClient, id: string, threshold: number | null) {
+    return db.org.update({ where: { id }, data: { faceMatchThreshold: threshold } });
+  },
   setRateLimit(db: DbClient, orgId: string, bucket: string, perMinute: number) {
     return db.orgRateLimit.upsert({
       where: { orgId_bucket: { orgId, bucket } },

@@ -1,5 +1,6 @@
 import type { PrismaClient } from "../../db/types.js";
 import { NotFoundError, ValidationError } from "../../errors.js";
+import { FACE_MATCH_THRESHOLD_RANGE } from "../../face/match-policy.js";
 import { newId } from "../../ids.js";
 import { orgsDal } from "./orgs-dal.js";
 import { RATE_LIMIT_BUCKETS, isRateLimitBucket, type OrgView } from "./orgs-types.js";
@@ -11,6 +12,7 @@ function toView(org: OrgRow): OrgView {
     id: org.id,
     name: org.name,
     dukcapilEnabled: org.dukcapilEnabled,
+    faceMatchThreshold: org.faceMatchThreshold,
     rateLimits: Object.fromEntries(org.rateLimits.map((l) => [l.bucket, l.perMinute])),
     createdAt: org.createdAt.toISOString(),
   };
@@ -32,8 +34,20 @@ export function createOrgsService({ prisma }: { prisma: PrismaClient }) {
       return toView(org);
     },
 
-    /** Turns capabilities on or off and sets negotiated per-bucket limits, all or nothing. */
-    async update(id: string, change: { dukcapilEnabled?: boolean; limits?: Record<string, number> }): Promise<OrgView> {
+    /**
+     * Turns capabilities on or off, sets negotiated per-bucket limits and the org's own face-match threshold
+     * (null: back to the platform default), all or nothing.
+     */
+    async update(
+      id: string,
+      change: { dukcapilEnabled?: boolean; limits?: Record<string, number>; faceMatchThreshold?: number | null },
+    ): Promise<OrgView> {
+      const t = change.faceMatchThreshold;
+      if (t !== undefined && t !== null && (!Number.isInteger(t) || t < FACE_MATCH_THRESHOLD_RANGE.min || t > FACE_MATCH_THRESHOLD_RANGE.max)) {
+        throw new ValidationError("invalid face-match threshold", {
+          faceMatchThreshold: [`must be an integer ${FACE_MATCH_THRESHOLD_RANGE.min}-${FACE_MATCH_THRESHOLD_RANGE.max}`],
+        });
+      }
       for (const [bucket, perMinute] of Object.entries(change.limits ?? {})) {
         if (!isRateLimitBucket(bucket)) {
           throw new ValidationError("invalid rate limit", { limit: [`unknown bucket "${bucket}"; one of ${Object.keys(RATE_LIMIT_BUCKETS).join(", ")}`] });
@@ -45,6 +59,7 @@ export function createOrgsService({ prisma }: { prisma: PrismaClient }) {
       return prisma.$transaction(async (tx) => {
         if (!(await orgsDal.findById(tx, id))) throw new NotFoundError("org");
         if (change.dukcapilEnabled !== undefined) await orgsDal.setDukcapil(tx, id, change.dukcapilEnabled);
+        if (change.faceMatchThreshold !== undefined) await orgsDal.setFaceMatchThreshold(tx, id, change.faceMatchThreshold);
         for (const [bucket, perMinute] of Object.entries(change.limits ?? {})) await orgsDal.setRateLimit(tx, id, bucket, perMinute);
         return toView((await orgsDal.findById(tx, id))!);
       });

@@ -4,6 +4,7 @@ export type Capability = (typeof CAPABILITIES)[number];
 /** Rate-limit buckets and their platform defaults (requests per minute per API key). */
 export const RATE_LIMIT_BUCKETS = {
   "identity.nik.dukcapil": 30,
+  "identity.face.match": 120,
   "customers.create": 120,
   "identity.kyc.read": 600,
   "identity.attempts.list": 600,
@@ -18,6 +19,8 @@ export interface OrgView {
   id: string;
   name: string;
   dukcapilEnabled: boolean;
+  /** The org's own face-match threshold (0-100); null: the platform default applies. */
+  faceMatchThreshold: number | null;
   rateLimits: Record<string, number>;
   createdAt: string;
 }

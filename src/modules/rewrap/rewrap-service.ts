@@ -10,7 +10,7 @@ import { rewrapDal, SEALED_COLUMNS, type SealedColumnName } from "./rewrap-dal.j
 export const DEFAULT_REWRAP_BATCH = 50; // photos are up to 5 MiB each: bounded memory per batch
 
 type Counts = Record<SealedColumnName, number>;
-const zero = (): Counts => ({ photos: 0, templates: 0, raw: 0 });
+const zero = (): Counts => ({ photos: 0, templates: 0, raw: 0, selfies: 0 });
 
 export interface RewrapSummary {
   activeKeyId: string;
@@ -26,7 +26,8 @@ export class RewrapIncompleteError extends AppError {
   constructor(unopenable: Counts, examples: string[], keyIds: string[]) {
     super(
       422,
-      `rewrap incomplete: ${unopenable.photos} photos, ${unopenable.templates} templates and ${unopenable.raw} raw envelopes ` +
+      `rewrap incomplete: ${unopenable.photos} photos, ${unopenable.templates} templates, ${unopenable.raw} raw envelopes ` +
+        `and ${unopenable.selfies} selfies ` +
         `could not be opened with the keys in SEALING_KEYS (sealed with: ${keyIds.join(", ") || "unknown"}; e.g. ${examples.join(", ")}). ` +
         "Everything else was re-sealed. Do not remove any old key until this is resolved.",
       "rewrap_incomplete",
@@ -74,7 +75,7 @@ export function createRewrapService({ prisma, sealer }: { prisma: PrismaClient; 
         }
         remaining[c.name] = (await rewrapDal.census(prisma, c, prefix)).other;
       }
-      if (unopenable.photos + unopenable.templates + unopenable.raw > 0) throw new RewrapIncompleteError(unopenable, examples, [...foreignKeys]);
+      if (Object.values(unopenable).some((n) => n > 0)) throw new RewrapIncompleteError(unopenable, examples, [...foreignKeys]);
       return { activeKeyId: sealer.activeKeyId, rewrapped, alreadyCurrent, remaining };
     },
   };

@@ -16,6 +16,10 @@ export const verificationsDal = {
       apiKeyId: string | null;
       requestId: string | null;
       createdAt: Date;
+      /** Face match evidence (method face_match only). */
+      referenceEnrolmentId?: string;
+      matchModel?: string;
+      matchThreshold?: number;
     },
   ) {
     return db.verification.create({ data, select: { id: true, status: true, score: true, createdAt: true } });
