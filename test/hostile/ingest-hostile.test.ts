@@ -5,9 +5,10 @@
 // headers, lying Content-Length, encodings) go over a real socket to the same app listening on a random port.
 //
 // Decisions the corpus pins down: a photo that decodes as a JPEG or PNG within the limits is accepted whatever
-// its colour model or depth (CMYK, grayscale, 16-bit, palette, interlaced, progressive); data after the
-// image's end (a JPEG+ZIP or JPEG+HTML polyglot) is refused; metadata inside the image (EXIF, ICC, text
-// chunks, comments) is accepted when the image decodes; `constructor` / `prototype` keys in `raw` are plain
+// its colour model or depth (CMYK, grayscale, 16-bit, palette, interlaced, progressive); any byte after the
+// image's end, found by walking its structure to the first JPEG EOI or PNG IEND (polyglots, appended images,
+// NUL padding), is refused, and so is a second frame or image (APNG, two JPEG frames, MPF/MPO); metadata
+// inside the image (EXIF, ICC, text chunks, comments) is accepted when the image decodes; `constructor` / `prototype` keys in `raw` are plain
 // data, `__proto__` and `constructor.prototype` are refused.
 import { randomBytes } from "node:crypto";
 import net from "node:net";
@@ -18,7 +19,7 @@ import fc from "fast-check";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestContext, type TestContext, type Tenant } from "../helpers/app.js";
-import { b64, jpeg, png } from "../helpers/images.js";
+import { apng, b64, jpeg, jpegInsert, jpegSegment, markerAt, mpfSegment, png, pngChunk, pngInsert, pngInsertBeforeEnd, tinyZip } from "../helpers/images.js";
 
 const URL = "/api/identity/nik/dukcapil";
 /**
@@ -159,15 +160,6 @@ async function expectStatus(name: string, send: () => Promise<Outcome>, expected
 
 // ------------------------------------------------------------------------------------ image surgery
 
-function pngChunk(type: string, data: Buffer): Buffer {
-  const len = Buffer.alloc(4);
-  len.writeUInt32BE(data.length);
-  const body = Buffer.concat([Buffer.from(type, "latin1"), data]);
-  const crc = Buffer.alloc(4);
-  crc.writeUInt32BE(crc32(body));
-  return Buffer.concat([len, body, crc]);
-}
-
 /** A PNG whose IHDR claims other dimensions, with a correct CRC (so only the dimension rules can refuse it). */
 function pngWithDimensions(base: Buffer, width: number, height: number): Buffer {
   const out = Buffer.from(base);
@@ -175,29 +167,6 @@ function pngWithDimensions(base: Buffer, width: number, height: number): Buffer 
   out.writeUInt32BE(height >>> 0, 20);
   out.writeUInt32BE(crc32(out.subarray(12, 29)), 29);
   return out;
-}
-
-/** Inserts chunks right after IHDR (8-byte signature + 25-byte IHDR chunk). */
-function pngInsert(base: Buffer, ...chunks: Buffer[]): Buffer {
-  return Buffer.concat([base.subarray(0, 33), ...chunks, base.subarray(33)]);
-}
-
-function jpegSegment(marker: number, payload: Buffer): Buffer {
-  const head = Buffer.alloc(4);
-  head.writeUInt16BE(0xff00 | marker, 0);
-  head.writeUInt16BE(payload.length + 2, 2);
-  return Buffer.concat([head, payload]);
-}
-
-/** Inserts segments right after SOI. */
-function jpegInsert(base: Buffer, ...segments: Buffer[]): Buffer {
-  return Buffer.concat([base.subarray(0, 2), ...segments, base.subarray(2)]);
-}
-
-/** Offset of the first marker `ff xx` at or after `from`. */
-function markerAt(buf: Buffer, marker: number, from = 2): number {
-  for (let i = from; i < buf.length - 1; i++) if (buf[i] === 0xff && buf[i + 1] === marker) return i;
-  return -1;
 }
 
 /** `mib` MiB of zeros, deflated (zlib), without holding them in memory. */
@@ -211,24 +180,6 @@ async function zeroesDeflated(mib: number): Promise<Buffer> {
   z.end();
   await done;
   return Buffer.concat(out);
-}
-
-/** A minimal (stored, empty-file) ZIP archive. */
-function tinyZip(): Buffer {
-  const name = Buffer.from("evil.html");
-  const local = Buffer.alloc(30);
-  local.writeUInt32LE(0x04034b50, 0);
-  local.writeUInt16LE(name.length, 26);
-  const central = Buffer.alloc(46);
-  central.writeUInt32LE(0x02014b50, 0);
-  central.writeUInt16LE(name.length, 28);
-  const eocd = Buffer.alloc(22);
-  eocd.writeUInt32LE(0x06054b50, 0);
-  eocd.writeUInt16LE(1, 8);
-  eocd.writeUInt16LE(1, 10);
-  eocd.writeUInt32LE(46 + name.length, 12);
-  eocd.writeUInt32LE(30 + name.length, 16);
-  return Buffer.concat([local, name, central, name, eocd]);
 }
 
 // ------------------------------------------------------------------------------------------- set-up
@@ -434,13 +385,69 @@ describe("hostile input to the Dukcapil ingest", () => {
     const inside: [string, Buffer][] = [
       ["HTML in a JPEG comment", jpegInsert(goodJpeg, jpegSegment(0xfe, html))],
       ["HTML in a PNG tEXt chunk", pngInsert(goodPng, pngChunk("tEXt", Buffer.concat([Buffer.from("Comment\0"), html])))],
-      ["JPEG with trailing NUL padding", Buffer.concat([goodJpeg, Buffer.alloc(16)])],
+      ["FF D9 inside a JPEG comment", jpegInsert(goodJpeg, jpegSegment(0xfe, Buffer.from([0xff, 0xd9, 0xff, 0xd9])))],
+      ["IEND inside a PNG tEXt chunk", pngInsert(goodPng, pngChunk("tEXt", Buffer.concat([Buffer.from("k\0"), goodPng.subarray(goodPng.length - 12)])))],
     ];
     for (const [name, bytes] of inside) await expectStatus(name, inject(verdict(bytes)), [201]);
     // Standalone and reserved markers after SOI: libjpeg skips what the standard lets it skip; the decoder decides.
     await expectStatus("JPEG with a zero-length APP0", inject(verdict(jpegInsert(goodJpeg, Buffer.from([0xff, 0xe0, 0x00, 0x00])))), [201, 400]);
     for (const marker of [0x01, 0x02, 0xbf, 0xc8, 0xf0]) {
       await expectStatus(`JPEG marker ff${marker.toString(16)} after SOI`, inject(verdict(jpegInsert(goodJpeg, Buffer.from([0xff, marker, 0x00, 0x02])))), [201, 400]);
+    }
+  });
+
+  it("bytes after the image's end and hidden frames: 400 on photo, wherever the decoder would stop", async () => {
+    const eoi = Buffer.from([0xff, 0xd9]);
+    const iend = goodPng.subarray(goodPng.length - 12);
+    const html = Buffer.from("<html><body><script>alert(document.cookie)</script></body></html>");
+    const php = Buffer.from("<?php system($_GET['c']); ?>");
+    const sof = markerAt(goodJpeg, 0xc0);
+    const sos = markerAt(goodJpeg, 0xda);
+    const sofSegment = goodJpeg.subarray(sof, sof + 2 + goodJpeg.readUInt16BE(sof + 2));
+    const mpf = jpegInsert(goodJpeg, mpfSegment());
+    const smallJpeg = await jpeg(64, 64);
+    const cases: [string, Buffer][] = [
+      ["JPEG + HTML + FF D9", Buffer.concat([goodJpeg, html, eoi])],
+      ["JPEG + PHP + FF D9", Buffer.concat([goodJpeg, php, eoi])],
+      ["JPEG + a second JPEG", Buffer.concat([goodJpeg, smallJpeg])],
+      ["JPEG + itself", Buffer.concat([goodJpeg, goodJpeg])],
+      ["JPEG + ZIP whose comment ends in FF D9", Buffer.concat([goodJpeg, tinyZip(Buffer.concat([Buffer.from("zip comment"), eoi]))])],
+      ["JPEG + PDF ending in FF D9", Buffer.concat([goodJpeg, Buffer.from("%PDF-1.7\n1 0 obj<<>>endobj\n%%EOF"), eoi])],
+      ["JPEG + a second EOI", Buffer.concat([goodJpeg, eoi])],
+      ["JPEG + one newline", Buffer.concat([goodJpeg, Buffer.from("\n")])],
+      ["JPEG + NUL padding", Buffer.concat([goodJpeg, Buffer.alloc(16)])],
+      ["JPEG + one NUL", Buffer.concat([goodJpeg, Buffer.alloc(1)])],
+      ["JPEG + FF fill bytes", Buffer.concat([goodJpeg, Buffer.alloc(8, 0xff)])],
+      ["PNG + HTML + another IEND chunk", Buffer.concat([goodPng, html, iend])],
+      ["PNG + a second PNG", Buffer.concat([goodPng, goodPng])],
+      ["PNG + a chunk and another IEND after IEND", Buffer.concat([goodPng, pngChunk("tEXt", Buffer.concat([Buffer.from("c\0"), html])), iend])],
+      ["PNG + ZIP", Buffer.concat([goodPng, tinyZip(iend)])],
+      ["PNG + NUL padding", Buffer.concat([goodPng, Buffer.alloc(16)])],
+      ["animated PNG, second frame hidden", apng(goodPng, await png(96, 120))],
+      ["PNG with only acTL", pngInsert(goodPng, pngChunk("acTL", Buffer.from([0, 0, 0, 1, 0, 0, 0, 0])))],
+      ["PNG with only an fdAT before IEND", pngInsertBeforeEnd(goodPng, pngChunk("fdAT", Buffer.alloc(8)))],
+      ["JPEG with two frame headers", jpegInsert(goodJpeg, sofSegment)],
+      ["JPEG with an MPF segment", mpf],
+      ["MPO: MPF JPEG + its second image", Buffer.concat([mpf, smallJpeg])],
+      ["JPEG with a second SOI inside", Buffer.concat([goodJpeg.subarray(0, sos), smallJpeg, goodJpeg.subarray(sos)])],
+      ["JPEG cut mid-scan, no EOI", goodJpeg.subarray(0, sos + 300)],
+    ];
+    for (const [name, bytes] of cases) {
+      const out = await expectStatus(name, inject(verdict(bytes)), [400]);
+      expect(Object.keys(JSON.parse(out.body).details?.fieldErrors ?? {}), name).toEqual(["photo"]);
+    }
+  });
+
+  it("property: anything appended to a sound JPEG or PNG is refused on photo", async () => {
+    for (const [name, image, end] of [["JPEG", goodJpeg, Buffer.from([0xff, 0xd9])], ["PNG", goodPng, goodPng.subarray(goodPng.length - 12)]] as const) {
+      await fc.assert(
+        fc.asyncProperty(fc.uint8Array({ minLength: 1, maxLength: 300 }), fc.boolean(), async (tail, endAgain) => {
+          const bytes = Buffer.concat([image, Buffer.from(tail), endAgain ? end : Buffer.alloc(0)]);
+          const out = await attempt(`${name} + ${tail.length} bytes${endAgain ? " + end marker" : ""}`, inject(verdict(bytes)));
+          if (out.status !== 400 || !JSON.parse(out.body).details?.fieldErrors?.photo) throw new Error(`${name} + tail: ${out.status} ${out.body.slice(0, 200)}`);
+        }),
+        { numRuns: 25 },
+      );
     }
   });
 
