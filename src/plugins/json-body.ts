@@ -1,5 +1,5 @@
-// The only request body format: application/json in UTF-8. Everything else is a 415. The body text is kept
-// on the request because the ingest stores one member of it verbatim (see http/json-member.ts).
+// The only request body format: application/json in valid UTF-8. Everything else is a 415. The body text is
+// kept on the request because the ingest stores one member of it verbatim (see http/json-member.ts).
 import fp from "fastify-plugin";
 import secureJson from "secure-json-parse";
 import { AppError, BadRequestError } from "../errors.js";
@@ -17,10 +17,14 @@ export class UnsupportedMediaTypeError extends AppError {
   }
 }
 
+/** Decodes UTF-8 or throws: no U+FFFD substitution, and a BOM is kept in the text so it can be counted. */
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+const BOM = "\uFEFF";
+
 export default fp(async (app) => {
   app.removeAllContentTypeParsers();
   app.decorateRequest("rawJson", undefined);
-  app.addContentTypeParser("application/json", { parseAs: "string" }, (request, body, done) => {
+  app.addContentTypeParser("application/json", { parseAs: "buffer" }, (request, body, done) => {
     const charset = /;\s*charset=("?)([^";]+)\1/i.exec(request.headers["content-type"] ?? "")?.[2];
     if (charset && charset.toLowerCase() !== "utf-8" && charset.toLowerCase() !== "utf8") {
       done(new UnsupportedMediaTypeError(), undefined);
@@ -32,18 +36,31 @@ export default fp(async (app) => {
       done(new UnsupportedMediaTypeError("Content-Encoding is not supported; send the JSON body uncompressed"), undefined);
       return;
     }
-    // A UTF-8 byte order mark is ignored (RFC 8259 allows it); the kept text must not start with it either, or
-    // the members read from it (the raw envelope) would not be found.
-    const text = (body as string).replace(/^\uFEFF/, "");
+    // Decoded strictly: a lenient decoder would replace invalid bytes with U+FFFD, so the `raw` and `reason`
+    // we store would silently differ from what the bank sent.
+    let text: string;
+    try {
+      text = utf8.decode(body as Buffer);
+    } catch {
+      done(new UnsupportedMediaTypeError("request body is not valid UTF-8; send application/json encoded in UTF-8"), undefined);
+      return;
+    }
+    // One UTF-8 byte order mark is ignored (RFC 8259 allows it); the kept text must not start with it, or the
+    // members read from it (the raw envelope) would not be found. A second one is refused rather than
+    // stripped, so the parser and the member reader see the same text.
+    if (text.startsWith(BOM)) text = text.slice(1);
+    if (text.startsWith(BOM)) {
+      done(new BadRequestError("request body starts with more than one byte order mark", "invalid_json"), undefined);
+      return;
+    }
     if (text.trim() === "") {
       done(new BadRequestError("request body is empty; expected a JSON object", "invalid_json"), undefined);
       return;
     }
+    let parsed: unknown;
     try {
       // secure-json-parse refuses __proto__ / constructor.prototype keys (prototype poisoning).
-      const parsed: unknown = secureJson.parse(text, undefined, { protoAction: "error", constructorAction: "error" });
-      request.rawJson = text;
-      done(null, parsed);
+      parsed = secureJson.parse(text, undefined, { protoAction: "error", constructorAction: "error" });
     } catch (e) {
       const poisoned = e instanceof SyntaxError && /prototype/i.test(e.message);
       done(
@@ -53,7 +70,10 @@ export default fp(async (app) => {
         ),
         undefined,
       );
+      return;
     }
+    request.rawJson = text;
+    done(null, parsed);
   });
   // Anything that is not application/json: a clear 415 instead of Fastify's default text/plain handling.
   app.addContentTypeParser("*", (_request, _payload, done) => done(new UnsupportedMediaTypeError(), undefined));

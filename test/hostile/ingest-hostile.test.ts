@@ -9,7 +9,8 @@
 // image's end, found by walking its structure to the first JPEG EOI or PNG IEND (polyglots, appended images,
 // NUL padding), is refused, and so is a second frame or image (APNG, two JPEG frames, MPF/MPO); metadata
 // inside the image (EXIF, ICC, text chunks, comments) is accepted when the image decodes; `constructor` / `prototype` keys in `raw` are plain
-// data, `__proto__` and `constructor.prototype` are refused.
+// data, `__proto__` and `constructor.prototype` are refused; a body is valid UTF-8 (else 415) with at most one
+// byte order mark.
 import { randomBytes } from "node:crypto";
 import net from "node:net";
 import { runInNewContext } from "node:vm";
@@ -267,8 +268,8 @@ describe("hostile input to the Dukcapil ingest", () => {
       ["raw just under its cap", `{"customerId":"${customerId}","valid":false,"raw":{"pad":"${"x".repeat(256 * 1024 - 12)}"}}`, [201]],
       ["body over the 8 MiB cap", `{"customerId":"${customerId}","valid":false,"reason":"${"x".repeat(8 * 1024 * 1024)}"}`, [413]],
       ["a 7 MiB reason", `{"customerId":"${customerId}","valid":false,"reason":"${"x".repeat(7 * 1024 * 1024)}"}`, [400]],
-      ["numbers beyond double", `{"customerId":"${customerId}","valid":false,"raw":{"n":1e400,"m":-1e-400,"big":123456789012345678901234567890}}`, [201]],
       ["duplicate keys (last wins, as in JSON.parse)", `{"customerId":"x","customerId":"${customerId}","valid":true,"valid":false}`, [201]],
+      ["numbers beyond double", `{"customerId":"${customerId}","valid":false,"raw":{"n":1e400,"m":-1e-400,"big":123456789012345678901234567890}}`, [201]],
       ["lone surrogates in reason", `{"customerId":"${customerId}","valid":false,"reason":"\\ud800\\udfff\\udc00"}`, [400]],
       ["lone surrogates in raw (stored as sent)", `{"customerId":"${customerId}","valid":false,"raw":{"s":"\\ud800"}}`, [201]],
       ["NUL in reason", `{"customerId":"${customerId}","valid":false,"reason":"a\\u0000b"}`, [400]],
@@ -510,10 +511,11 @@ describe("hostile input to the Dukcapil ingest", () => {
       ["text/json", inject(body, { "content-type": "text/json" }), [415]],
       ["charset utf-16 declared", inject(Buffer.from(body, "utf16le"), { "content-type": "application/json; charset=utf-16" }), [415]],
       ["charset latin1 declared", inject(body, { "content-type": "application/json; charset=iso-8859-1" }), [415]],
-      ["UTF-16LE body with BOM, no charset", inject(Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(body, "utf16le")]), {}), [400]],
-      ["UTF-16BE body with BOM, no charset", inject(Buffer.concat([Buffer.from([0xfe, 0xff]), Buffer.from(body, "utf16le").swap16()]), {}), [400]],
-      ["UTF-32 body", inject(Buffer.from(Array.from(body).flatMap((c) => [c.charCodeAt(0), 0, 0, 0])), {}), [400]],
-      ["invalid UTF-8 bytes in a string", inject(Buffer.concat([Buffer.from(`{"customerId":"${customerId}","valid":false,"reason":"`), Buffer.from([0xc3, 0x28, 0xff]), Buffer.from('"}')]), {}), [201, 400]],
+      ["UTF-16LE body with BOM, no charset", inject(Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(body, "utf16le")]), {}), [415]],
+      ["UTF-16BE body with BOM, no charset", inject(Buffer.concat([Buffer.from([0xfe, 0xff]), Buffer.from(body, "utf16le").swap16()]), {}), [415]],
+      ["UTF-32 body (its é is the byte E9)", inject(Buffer.from(Array.from(body).flatMap((c) => [c.charCodeAt(0), 0, 0, 0])), {}), [415]],
+      ["UTF-32 body, ASCII only", inject(Buffer.from(Array.from(JSON.stringify({ customerId, valid: false })).flatMap((c) => [c.charCodeAt(0), 0, 0, 0])), {}), [400]],
+      ["invalid UTF-8 bytes in a string", inject(Buffer.concat([Buffer.from(`{"customerId":"${customerId}","valid":false,"reason":"`), Buffer.from([0xc3, 0x28, 0xff]), Buffer.from('"}')]), {}), [415]],
       ["gzip body, Content-Encoding gzip", inject(gzipSync(body), { "content-encoding": "gzip" }), [415]],
       ["plain body, Content-Encoding gzip", inject(body, { "content-encoding": "gzip" }), [415]],
       ["Content-Encoding br", inject(body, { "content-encoding": "br" }), [415]],
@@ -529,6 +531,66 @@ describe("hostile input to the Dukcapil ingest", () => {
     const ver = await ctx.prisma.verification.findUniqueOrThrow({ where: { id: JSON.parse(out.body).verification.id } });
     expect(ver.rawSealed, "raw kept despite the BOM").not.toBeNull();
     expect(ctx.sealer.open(ver.rawSealed!, { purpose: "verification.raw", rowId: ver.id }).toString("utf8")).toBe(rawText);
+  });
+
+  it("bodies that are not UTF-8: 415, whatever the bytes and wherever they are", async () => {
+    const at = (before: string, seq: number[], after: string) => Buffer.concat([Buffer.from(before), Buffer.from(seq), Buffer.from(after)]);
+    const sequences: [string, number[]][] = [
+      ["lone continuation byte", [0x80]],
+      ["truncated two-byte sequence", [0xc3]],
+      ["overlong NUL", [0xc0, 0x80]],
+      ["overlong '/'", [0xe0, 0x80, 0xaf]],
+      ["overlong four-byte", [0xf0, 0x80, 0x80, 0x80]],
+      ["CESU-8 surrogate", [0xed, 0xa0, 0x80]],
+      ["CESU-8 surrogate pair", [0xed, 0xa0, 0xbd, 0xed, 0xb8, 0x80]],
+      ["above U+10FFFF", [0xf4, 0x90, 0x80, 0x80]],
+      ["five-byte form", [0xf8, 0x88, 0x80, 0x80, 0x80]],
+      ["FE", [0xfe]],
+      ["FF", [0xff]],
+      ["Latin-1 é", [0xe9]],
+      ["Windows-1252 smart quotes", [0x93, 0x94]],
+      ["truncated emoji", [0xf0, 0x9f, 0x98]],
+    ];
+    const head = `{"customerId":"${customerId}","valid":`;
+    for (const [name, seq] of sequences) {
+      const places: [string, Buffer][] = [
+        ["in reason", at(`${head}false,"reason":"`, seq, '"}')],
+        ["in raw", at(`${head}false,"raw":{"nama":"`, seq, '"}}')],
+        ["in a raw member name", at(`${head}false,"raw":{"`, seq, '":1}}')],
+        ["in the photo", at(`${head}true,"photo":"${b64(goodJpeg)}`, seq, '"}')],
+        ["in customerId", at('{"customerId":"', seq, '","valid":false}')],
+        ["before the body", at("", seq, `${head}false}`)],
+        ["after the body", at(`${head}false}`, seq, "")],
+        ["between tokens", at(`${head}false,`, seq, '"reason":"x"}')],
+      ];
+      for (const [where, body] of places) {
+        const out = await expectStatus(`invalid UTF-8 (${name}) ${where}`, inject(body), [415]);
+        expect(JSON.parse(out.body).code).toBe("unsupported_media_type");
+      }
+    }
+    // Valid UTF-8 of every length, noncharacters included, is not refused.
+    await expectStatus("valid UTF-8, 1 to 4 bytes and noncharacters", inject(`${head}false,"reason":"A é 中 😀 \u{10FFFF} \uFFFF","raw":{"k":"\uFEFF"}}`), [201]);
+  });
+
+  it("more than one byte order mark: 400, wherever the second one is", async () => {
+    const bom = Buffer.from([0xef, 0xbb, 0xbf]);
+    const body = `{"customerId":"${customerId}","valid":false,"raw":{"bom":2}}`;
+    const cases: [string, Buffer][] = [
+      ["two BOMs", Buffer.concat([bom, bom, Buffer.from(body)])],
+      ["three BOMs", Buffer.concat([bom, bom, bom, Buffer.from(body)])],
+      ["100 BOMs", Buffer.concat([...Array.from({ length: 100 }, () => bom), Buffer.from(body)])],
+      ["BOM, newline, BOM", Buffer.concat([bom, Buffer.from("\n"), bom, Buffer.from(body)])],
+      ["whitespace, then a BOM", Buffer.concat([Buffer.from(" "), bom, Buffer.from(body)])],
+      ["a BOM after the body", Buffer.concat([bom, Buffer.from(body), bom])],
+      ["UTF-8 BOM, then a UTF-16 BOM", Buffer.concat([bom, Buffer.from([0xff, 0xfe]), Buffer.from(body)])],
+      ["BOM only", bom],
+      ["two BOMs only", Buffer.concat([bom, bom])],
+    ];
+    for (const [name, bytes] of cases) await expectStatus(name, inject(bytes), [400, 415]);
+    for (const name of ["two BOMs", "three BOMs", "100 BOMs"]) {
+      const out = await expectStatus(`${name} (pinned)`, inject(cases.find(([n]) => n === name)![1]), [400]);
+      expect(JSON.parse(out.body)).toMatchObject({ code: "invalid_json", error: "request body starts with more than one byte order mark" });
+    }
   });
 
   it("duplicate, oversized and lying headers over a real socket", async () => {
@@ -636,6 +698,24 @@ describe("hostile input to the Dukcapil ingest", () => {
         { numRuns: runs },
       );
     }
+  });
+
+  it("property: a body with a malformed UTF-8 byte anywhere is a 415", async () => {
+    const body = Buffer.from(JSON.stringify({ customerId, valid: false, reason: "é 😀 ok", raw: { nama: "Budi Santoso", alamat: "Jl. Merdeka 1" } }));
+    const malformed = fc.oneof(
+      fc.integer({ min: 0x80, max: 0xbf }).map((b) => [b]), // continuation without a lead
+      fc.integer({ min: 0xf5, max: 0xff }).map((b) => [b]), // never valid in UTF-8
+      fc.constantFrom([0xc0, 0x80], [0xc1, 0xbf], [0xe0, 0x80, 0x80], [0xed, 0xa0, 0x80], [0xed, 0xbf, 0xbf], [0xf0, 0x8f, 0xbf, 0xbf], [0xf4, 0x90, 0x80, 0x80]),
+      fc.integer({ min: 0xc2, max: 0xf4 }).map((b) => [b, 0x20]), // a lead byte without its continuation
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.nat(body.length), malformed, async (at, seq) => {
+        const bytes = Buffer.concat([body.subarray(0, at), Buffer.from(seq), body.subarray(at)]);
+        const out = await attempt(`malformed UTF-8 ${JSON.stringify(seq)} at ${at}`, inject(bytes));
+        if (out.status !== 415) throw new Error(`malformed UTF-8 ${JSON.stringify(seq)} at ${at}: ${out.status} ${out.body.slice(0, 200)}`);
+      }),
+      { numRuns: 40 },
+    );
   });
 
   it("property: arbitrary Content-Type and Content-Encoding headers", async () => {

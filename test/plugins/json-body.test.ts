@@ -1,0 +1,118 @@
+// The JSON body parser, through every endpoint that takes a body: a body is valid UTF-8 (else 415) and starts
+// with at most one byte order mark (else 400), so the value the routes validate and the text the ingest
+// stores as `raw` always agree. A refused body writes nothing and claims no Idempotency-Key.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createTestContext, type TestContext, type Tenant } from "../helpers/app.js";
+
+const INGEST = "/api/identity/nik/dukcapil";
+const CUSTOMERS = "/api/customers";
+let ctx: TestContext;
+let bank: Tenant;
+let customerId: string;
+
+beforeAll(async () => {
+  ctx = await createTestContext();
+  bank = await ctx.tenant({ limits: { "identity.nik.dukcapil": 10_000, "customers.create": 10_000 } });
+  customerId = await bank.customer();
+});
+afterAll(() => ctx.close());
+
+async function rowCounts() {
+  const p = ctx.prisma;
+  return [await p.customer.count(), await p.verification.count(), await p.faceEnrolment.count(), await p.tierEvent.count(), await p.idempotencyKey.count()];
+}
+
+const post = (url: string, body: Buffer | string, headers: Record<string, string> = {}) =>
+  ctx.app.inject({ method: "POST", url, headers: { ...bank.auth, "content-type": "application/json", ...headers }, payload: body });
+
+/** Text around some bytes, as one body. */
+const bytes = (...parts: (string | number[])[]) => Buffer.concat(parts.map((p) => (typeof p === "string" ? Buffer.from(p, "utf8") : Buffer.from(p))));
+
+/** Malformed UTF-8 sequences (WHATWG / Unicode 15 §3.9): each one must refuse the whole body. */
+const INVALID_UTF8: [string, number[]][] = [
+  ["a lone continuation byte", [0x80]],
+  ["a truncated two-byte sequence", [0xc3]],
+  ["a two-byte lead before ASCII", [0xc3, 0x28]],
+  ["an overlong NUL (C0 80)", [0xc0, 0x80]],
+  ["an overlong slash (E0 80 AF)", [0xe0, 0x80, 0xaf]],
+  ["an overlong four-byte sequence (F0 80 80 80)", [0xf0, 0x80, 0x80, 0x80]],
+  ["a UTF-16 surrogate encoded (ED A0 80, CESU-8)", [0xed, 0xa0, 0x80]],
+  ["a surrogate pair encoded separately", [0xed, 0xa0, 0xbd, 0xed, 0xb8, 0x80]],
+  ["a code point above U+10FFFF (F4 90 80 80)", [0xf4, 0x90, 0x80, 0x80]],
+  ["a five-byte form (F8 88 80 80 80)", [0xf8, 0x88, 0x80, 0x80, 0x80]],
+  ["the byte FE", [0xfe]],
+  ["the byte FF", [0xff]],
+  ["Latin-1 é (E9)", [0xe9]],
+  ["a truncated four-byte sequence", [0xf0, 0x9f, 0x98]],
+];
+
+describe("JSON bodies: UTF-8 only, strictly", () => {
+  it("415 for any malformed UTF-8, in a string, a name or between tokens, on every endpoint; nothing written", async () => {
+    const before = await rowCounts();
+    for (const [n, [name, seq]] of INVALID_UTF8.entries()) {
+      const bodies: [string, string, Buffer][] = [
+        [INGEST, "in reason", bytes(`{"customerId":"${customerId}","valid":false,"reason":"ok `, seq, ` ok"}`)],
+        [INGEST, "in raw", bytes(`{"customerId":"${customerId}","valid":false,"raw":{"name":"`, seq, `"}}`)],
+        [INGEST, "in a member name", bytes(`{"customerId":"${customerId}","valid":false,"raw":{"`, seq, `":1}}`)],
+        [INGEST, "at the end", bytes(`{"customerId":"${customerId}","valid":false}`, seq)],
+        [CUSTOMERS, "in externalRef", bytes('{"externalRef":"ref-', seq, '"}')],
+      ];
+      for (const [url, where, body] of bodies) {
+        const res = await post(url, body, { "idempotency-key": `utf8-${n}-${where}` });
+        expect(res.statusCode, `${url} ${name} ${where}`).toBe(415);
+        expect(res.json(), `${name} ${where}`).toEqual({ error: expect.stringMatching(/not valid UTF-8/), code: "unsupported_media_type", requestId: expect.any(String) });
+      }
+    }
+    expect(await rowCounts()).toEqual(before);
+  });
+
+  it("a UTF-16 or UTF-32 body without a charset is not UTF-8 either: 415 or 400, never parsed", async () => {
+    const json = `{"customerId":"${customerId}","valid":false}`;
+    expect((await post(INGEST, Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(json, "utf16le")]))).statusCode).toBe(415);
+    expect((await post(INGEST, Buffer.concat([Buffer.from([0xfe, 0xff]), Buffer.from(json, "utf16le").swap16()]))).statusCode).toBe(415);
+    // UTF-16 without a BOM is NUL-laden ASCII: valid UTF-8 bytes, not JSON
+    expect((await post(INGEST, Buffer.from(json, "utf16le"))).json()).toMatchObject({ code: "invalid_json" });
+  });
+
+  it("valid UTF-8 of every length, noncharacters and U+FEFF inside strings included, is stored exactly as sent", async () => {
+    const text = "é ü ß 中文 😀 \u{10FFFF} \uFFFF \uFEFF end";
+    const rawText = `{"name":"${text}","escaped":"\\u00e9"}`;
+    const res = await post(INGEST, `{"customerId":"${customerId}","valid":false,"reason":"${text}","raw":${rawText}}`);
+    expect(res.statusCode, res.body).toBe(201);
+    const ver = await ctx.prisma.verification.findUniqueOrThrow({ where: { id: res.json().verification.id } });
+    expect(ver.reason).toBe(text);
+    expect(ctx.sealer.open(ver.rawSealed!, { purpose: "verification.raw", rowId: ver.id }).toString("utf8")).toBe(rawText);
+  });
+});
+
+describe("JSON bodies: at most one byte order mark", () => {
+  const BOM = [0xef, 0xbb, 0xbf];
+
+  it("one BOM is ignored, and raw is still stored exactly as sent", async () => {
+    const rawText = '{"nik":"3171","bom":1}';
+    const res = await post(INGEST, bytes(BOM, `{"customerId":"${customerId}","valid":false,"raw":${rawText}}`));
+    expect(res.statusCode).toBe(201);
+    const ver = await ctx.prisma.verification.findUniqueOrThrow({ where: { id: res.json().verification.id } });
+    expect(ctx.sealer.open(ver.rawSealed!, { purpose: "verification.raw", rowId: ver.id }).toString("utf8")).toBe(rawText);
+    expect((await post(CUSTOMERS, bytes(BOM, '{"externalRef":"bom-1"}'))).statusCode).toBe(201);
+  });
+
+  it("400 invalid_json for two or more BOMs, or one after whitespace, on every endpoint; nothing written", async () => {
+    const before = await rowCounts();
+    const verdict = `{"customerId":"${customerId}","valid":false,"raw":{"nik":"3171"}}`;
+    const cases: [string, string, Buffer][] = [
+      ["two BOMs", INGEST, bytes(BOM, BOM, verdict)],
+      ["three BOMs", INGEST, bytes(BOM, BOM, BOM, verdict)],
+      ["BOM, space, BOM", INGEST, bytes(BOM, " ", BOM, verdict)],
+      ["space, then a BOM", INGEST, bytes(" ", BOM, verdict)],
+      ["two BOMs before a customer", CUSTOMERS, bytes(BOM, BOM, '{"externalRef":"bom-2"}')],
+    ];
+    for (const [name, url, body] of cases) {
+      const res = await post(url, body, { "idempotency-key": `bom-${name}` });
+      expect(res.statusCode, name).toBe(400);
+      expect(res.json(), name).toMatchObject({ code: "invalid_json", error: expect.any(String) });
+    }
+    expect((await post(INGEST, bytes(BOM, BOM, verdict))).json().error).toMatch(/more than one byte order mark/);
+    expect(await rowCounts()).toEqual(before);
+  });
+});
