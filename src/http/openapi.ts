@@ -31,7 +31,7 @@ export type ErrorStatus = 400 | 401 | 403 | 404 | 409 | 413 | 415 | 422 | 429 | 
 const STATUS_TEXT: Record<number, string> = {
   200: "OK",
   201: "Created",
-  400: "Validation failed (`details.fieldErrors`), malformed JSON (more than one byte order mark included), or an API key in the URL",
+  400: "Validation failed (`details.fieldErrors`; a member name given twice in one object is one), malformed JSON (more than one byte order mark included), or an API key in the URL",
   401: "Missing or invalid Bearer (unknown, revoked or expired key)",
   403: "The key lacks the scope, or the org lacks the capability, this endpoint needs",
   404: "Does not exist, or is not in your org (the two are indistinguishable)",

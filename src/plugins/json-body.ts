@@ -1,8 +1,10 @@
-// The only request body format: application/json in valid UTF-8. Everything else is a 415. The body text is
-// kept on the request because the ingest stores one member of it verbatim (see http/json-member.ts).
+// The only request body format: application/json in valid UTF-8. Everything else is a 415. One JSON text has
+// one meaning: no member name repeated in any object. The body text is kept on the request because the ingest
+// stores one member of it verbatim (see http/json-member.ts).
 import fp from "fastify-plugin";
 import secureJson from "secure-json-parse";
-import { AppError, BadRequestError } from "../errors.js";
+import { AppError, BadRequestError, ValidationError, listedFieldName } from "../errors.js";
+import { findDuplicateMember, type DuplicateMember } from "../http/json-member.js";
 
 declare module "fastify" {
   interface FastifyRequest {
@@ -20,6 +22,13 @@ export class UnsupportedMediaTypeError extends AppError {
 /** Decodes UTF-8 or throws: no U+FFFD substitution, and a BOM is kept in the text so it can be counted. */
 const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 const BOM = "\uFEFF";
+
+/** The duplicate's field name as validation errors name fields: the dotted path from the top-level member. */
+function duplicateFieldErrors({ name, path }: DuplicateMember): ValidationError {
+  const field = listedFieldName([...path, name].join("."));
+  const message = path.length === 0 ? "is given more than once; send each member once" : `repeats the member name ${JSON.stringify(listedFieldName(name))} in one object; send each member once`;
+  return new ValidationError("request body repeats a member name", { [typeof path[0] === "number" ? "_body" : field]: [message] });
+}
 
 export default fp(async (app) => {
   app.removeAllContentTypeParsers();
@@ -70,6 +79,13 @@ export default fp(async (app) => {
         ),
         undefined,
       );
+      return;
+    }
+    // A repeated member name, at any depth: JSON.parse keeps the last one, other readers of the same text
+    // (the raw envelope's, later) may keep the first.
+    const duplicate = typeof parsed === "object" && parsed !== null ? findDuplicateMember(text) : undefined;
+    if (duplicate) {
+      done(duplicateFieldErrors(duplicate), undefined);
       return;
     }
     request.rawJson = text;

@@ -10,7 +10,7 @@
 // NUL padding), is refused, and so is a second frame or image (APNG, two JPEG frames, MPF/MPO); metadata
 // inside the image (EXIF, ICC, text chunks, comments) is accepted when the image decodes; `constructor` / `prototype` keys in `raw` are plain
 // data, `__proto__` and `constructor.prototype` are refused; a body is valid UTF-8 (else 415) with at most one
-// byte order mark.
+// byte order mark, and no object in it repeats a member name (400 naming the field, inside raw too).
 import { randomBytes } from "node:crypto";
 import net from "node:net";
 import { runInNewContext } from "node:vm";
@@ -268,7 +268,6 @@ describe("hostile input to the Dukcapil ingest", () => {
       ["raw just under its cap", `{"customerId":"${customerId}","valid":false,"raw":{"pad":"${"x".repeat(256 * 1024 - 12)}"}}`, [201]],
       ["body over the 8 MiB cap", `{"customerId":"${customerId}","valid":false,"reason":"${"x".repeat(8 * 1024 * 1024)}"}`, [413]],
       ["a 7 MiB reason", `{"customerId":"${customerId}","valid":false,"reason":"${"x".repeat(7 * 1024 * 1024)}"}`, [400]],
-      ["duplicate keys (last wins, as in JSON.parse)", `{"customerId":"x","customerId":"${customerId}","valid":true,"valid":false}`, [201]],
       ["numbers beyond double", `{"customerId":"${customerId}","valid":false,"raw":{"n":1e400,"m":-1e-400,"big":123456789012345678901234567890}}`, [201]],
       ["lone surrogates in reason", `{"customerId":"${customerId}","valid":false,"reason":"\\ud800\\udfff\\udc00"}`, [400]],
       ["lone surrogates in raw (stored as sent)", `{"customerId":"${customerId}","valid":false,"raw":{"s":"\\ud800"}}`, [201]],
@@ -593,6 +592,41 @@ describe("hostile input to the Dukcapil ingest", () => {
     }
   });
 
+  it("a member name repeated in one object: 400 naming the field, at the top level and inside raw", async () => {
+    const photo = b64(goodJpeg);
+    const top: [string, string, string][] = [
+      ["valid true, then false", `{"customerId":"${customerId}","valid":true,"photo":"${photo}","valid":false}`, "valid"],
+      ["valid false, then true", `{"customerId":"${customerId}","valid":false,"valid":true,"photo":"${photo}"}`, "valid"],
+      ["valid spelled with an escape", `{"customerId":"${customerId}","valid":false,"\\u0076alid":true,"photo":"${photo}"}`, "valid"],
+      ["two customers", `{"customerId":"cjld2cjxh0000qzrmn831i7rn","valid":false,"customerId":"${customerId}"}`, "customerId"],
+      ["the same customer twice", `{"customerId":"${customerId}","customerId":"${customerId}","valid":false}`, "customerId"],
+      ["two photos", `{"customerId":"${customerId}","valid":true,"photo":"${photo}","photo":"${b64(goodPng)}"}`, "photo"],
+      ["a photo, then null", `{"customerId":"${customerId}","valid":true,"photo":"${photo}","photo":null}`, "photo"],
+      ["two raw envelopes", `{"customerId":"${customerId}","valid":false,"raw":{"result":"MATCH"},"raw":{"result":"NO_MATCH"}}`, "raw"],
+      ["two reasons", `{"customerId":"${customerId}","valid":false,"reason":"ok","reason":"not ok"}`, "reason"],
+      ["an unknown member twice", `{"customerId":"${customerId}","valid":false,"nik":"1","nik":"2"}`, "nik"],
+      ["__ names twice", `{"customerId":"${customerId}","valid":false,"__x":1,"__x":1}`, "__x"],
+      ["an empty name twice", `{"customerId":"${customerId}","valid":false,"":1,"":2}`, ""],
+      ["the same member 1000 times", `{"customerId":"${customerId}",${Array.from({ length: 1000 }, () => '"valid":false').join(",")}}`, "valid"],
+    ];
+    for (const [name, body, field] of top) {
+      const out = await expectStatus(`duplicate: ${name}`, inject(body), [400]);
+      expect(JSON.parse(out.body).details.fieldErrors, name).toEqual({ [field]: ["is given more than once; send each member once"] });
+    }
+    const nested: [string, string, string][] = [
+      ["raw result twice", '{"result":"MATCH","result":"NO_MATCH"}', "raw.result"],
+      ["raw nested object", '{"data":{"nik":"1","nik":"2"}}', "raw.data.nik"],
+      ["raw in an array", '{"rows":[{"a":1},{"a":1,"a":2}]}', "raw.rows.1.a"],
+      ["raw, escaped spelling", '{"r":1,"\\u0072":2}', "raw.r"],
+      ["raw 1000 levels deep", `${'{"a":'.repeat(1000)}{"z":1,"z":2}${"}".repeat(1000)}`, `raw.${Array(1000).fill("a").join(".")}.z`],
+    ];
+    for (const [name, rawText, field] of nested) {
+      const out = await expectStatus(`duplicate: ${name}`, inject(`{"customerId":"${customerId}","valid":true,"photo":"${photo}","raw":${rawText}}`), [400]);
+      const fieldErrors = JSON.parse(out.body).details.fieldErrors as Record<string, string[]>;
+      expect(Object.keys(fieldErrors), name).toEqual([field.length > 100 ? `${field.slice(0, 100)}…` : field]);
+    }
+  });
+
   it("duplicate, oversized and lying headers over a real socket", async () => {
     const body = JSON.stringify({ customerId, valid: false, reason: "header test" });
     const auth = `Authorization: ${bank.auth.authorization}`;
@@ -698,6 +732,34 @@ describe("hostile input to the Dukcapil ingest", () => {
         { numRuns: runs },
       );
     }
+  });
+
+  it("property: a member repeated anywhere in a body is a 400 naming it", async () => {
+    const name = fc.constantFrom("customerId", "valid", "photo", "raw", "reason", "nik", "x");
+    await fc.assert(
+      fc.asyncProperty(fc.dictionary(fc.string({ maxLength: 8 }), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 4 }), name, fc.jsonValue({ maxDepth: 2 }), fc.nat(), fc.boolean(), async (others, repeated, value, at, inRaw) => {
+        const members = Object.entries({ customerId, valid: false, ...others }).map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(v)}`);
+        const twice = [`${JSON.stringify(repeated)}:${JSON.stringify(value)}`, `${JSON.stringify(repeated)}:${JSON.stringify(value)}`];
+        let body: string;
+        let field: string;
+        if (inRaw) {
+          const raw = [...members.slice(2)];
+          raw.splice(at % (raw.length + 1), 0, ...twice);
+          body = `{${members.slice(0, 2).join(",")},"raw":{${raw.join(",")}}}`;
+          field = `raw.${repeated}`;
+        } else {
+          const all = members.filter((m) => !m.startsWith(`${JSON.stringify(repeated)}:`));
+          all.splice(at % (all.length + 1), 0, twice[0]!);
+          all.splice((at >> 3) % (all.length + 1), 0, twice[1]!);
+          body = `{${all.join(",")}}`;
+          field = repeated;
+        }
+        const out = await attempt(`repeated ${field} in ${body.slice(0, 60)}`, inject(body));
+        const fieldErrors = out.status === 400 ? (JSON.parse(out.body).details?.fieldErrors ?? {}) : {};
+        if (!Object.keys(fieldErrors).includes(field)) throw new Error(`repeated ${field}: ${out.status} ${out.body.slice(0, 200)} for ${body.slice(0, 200)}`);
+      }),
+      { numRuns: 40 },
+    );
   });
 
   it("property: a body with a malformed UTF-8 byte anywhere is a 415", async () => {

@@ -1,19 +1,23 @@
-// The JSON body parser, through every endpoint that takes a body: a body is valid UTF-8 (else 415) and starts
-// with at most one byte order mark (else 400), so the value the routes validate and the text the ingest
-// stores as `raw` always agree. A refused body writes nothing and claims no Idempotency-Key.
+// The JSON body parser, through every endpoint that takes a body: a body is valid UTF-8 (else 415), starts
+// with at most one byte order mark (else 400), and repeats no member name in any object (else 400 naming
+// the field), so the value the routes validate and the text the ingest stores as `raw` always agree. A
+// refused body writes nothing and claims no Idempotency-Key.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestContext, type TestContext, type Tenant } from "../helpers/app.js";
+import { b64, jpeg } from "../helpers/images.js";
 
 const INGEST = "/api/identity/nik/dukcapil";
 const CUSTOMERS = "/api/customers";
 let ctx: TestContext;
 let bank: Tenant;
 let customerId: string;
+let photo: string;
 
 beforeAll(async () => {
   ctx = await createTestContext();
   bank = await ctx.tenant({ limits: { "identity.nik.dukcapil": 10_000, "customers.create": 10_000 } });
   customerId = await bank.customer();
+  photo = b64(await jpeg(64, 64));
 });
 afterAll(() => ctx.close());
 
@@ -114,5 +118,67 @@ describe("JSON bodies: at most one byte order mark", () => {
     }
     expect((await post(INGEST, bytes(BOM, BOM, verdict))).json().error).toMatch(/more than one byte order mark/);
     expect(await rowCounts()).toEqual(before);
+  });
+});
+
+describe("JSON bodies: no member name twice in one object", () => {
+  it("400 naming the field for a top-level member given twice, on every endpoint; nothing written, no key claimed", async () => {
+    const before = await rowCounts();
+    const cases: [string, string, string][] = [
+      [INGEST, "valid", `{"customerId":"${customerId}","valid":true,"photo":"${photo}","valid":false}`],
+      [INGEST, "valid", `{"customerId":"${customerId}","valid":false,"reason":"x","valid":true,"photo":"${photo}"}`],
+      [INGEST, "customerId", `{"customerId":"ckv8x0j2k0000qzrmn8d6h1ab","valid":false,"customerId":"${customerId}"}`],
+      [INGEST, "photo", `{"customerId":"${customerId}","valid":true,"photo":"${photo}","photo":"${photo}"}`],
+      [INGEST, "raw", `{"customerId":"${customerId}","valid":false,"raw":{"result":"MATCH"},"raw":{"result":"NO_MATCH"}}`],
+      [INGEST, "reason", `{"customerId":"${customerId}","valid":false,"reason":"a","reason":"b"}`],
+      [INGEST, "valid", `{"customerId":"${customerId}","valid":false,"v\\u0061lid":true}`],
+      [INGEST, "nik", `{"customerId":"${customerId}","valid":false,"nik":1,"nik":1}`],
+      [CUSTOMERS, "externalRef", '{"externalRef":"dup-a","externalRef":"dup-b"}'],
+      [CUSTOMERS, "externalRef", '{"externalRef":"dup-c","extern\\u0061lRef":"dup-c"}'],
+    ];
+    for (const [url, field, body] of cases) {
+      const res = await post(url, body, { "idempotency-key": `dup-${field}-${body.length}` });
+      expect(res.statusCode, body.slice(0, 120)).toBe(400);
+      expect(res.json(), body.slice(0, 120)).toEqual({
+        error: "request body repeats a member name",
+        code: "validation_failed",
+        requestId: expect.any(String),
+        details: { fieldErrors: { [field]: ["is given more than once; send each member once"] } },
+      });
+    }
+    expect(await rowCounts()).toEqual(before);
+    // the keys were not claimed: the same key with a sound body executes
+    const res = await post(CUSTOMERS, '{"externalRef":"dup-after"}', { "idempotency-key": `dup-externalRef-${'{"externalRef":"dup-a","externalRef":"dup-b"}'.length}` });
+    expect(res.statusCode).toBe(201);
+  });
+
+  it("400 naming the path for a member repeated inside raw (or anywhere deeper); nothing written", async () => {
+    const before = await rowCounts();
+    const cases: [string, string][] = [
+      ['{"nik":"3171","result":"MATCH","result":"NO_MATCH"}', "raw.result"],
+      ['{"person":{"name":"A","name":"B"}}', "raw.person.name"],
+      ['{"history":[{"ok":1},{"ok":1,"ok":0}]}', "raw.history.1.ok"],
+      ['{"a":{"b":{"c":{"d":1,"\\u0064":2}}}}', "raw.a.b.c.d"],
+    ];
+    for (const [rawText, field] of cases) {
+      const res = await post(INGEST, `{"customerId":"${customerId}","valid":true,"photo":"${photo}","raw":${rawText}}`);
+      expect(res.statusCode, rawText).toBe(400);
+      expect(res.json().details.fieldErrors, rawText).toEqual({ [field]: [expect.stringMatching(/^repeats the member name ".+" in one object; send each member once$/)] });
+    }
+    expect(await rowCounts()).toEqual(before);
+  });
+
+  it("the same name in different objects, or as a string value, is fine", async () => {
+    const rawText = '{"result":"MATCH","person":{"result":"x","name":"result"},"list":[{"result":1},{"result":2}]}';
+    const res = await post(INGEST, `{"customerId":"${customerId}","valid":true,"photo":"${photo}","raw":${rawText},"reason":"valid"}`);
+    expect(res.statusCode, res.body).toBe(201);
+  });
+
+  it("a huge field name is cut in the error, which stays small", async () => {
+    const name = "k".repeat(50_000);
+    const res = await post(INGEST, `{"customerId":"${customerId}","valid":false,"${name}":1,"${name}":2}`);
+    expect(res.statusCode).toBe(400);
+    expect(res.body.length).toBeLessThan(1000);
+    expect(Object.keys(res.json().details.fieldErrors)[0]).toMatch(/^k{100}…$/);
   });
 });
