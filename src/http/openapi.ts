@@ -65,16 +65,29 @@ const ref = (name: string) => ({ $ref: `#/components/headers/${name}` });
 
 const CUSTOMER_ID = "ckv8x0j2k0000qzrmn8d6h1ab";
 const NOW = "2026-11-25T09:30:00.000Z";
+/**
+ * A real JPEG the service accepts (64x64 px, one flat colour, no face): made once with
+ * `sharp({ create: { width: 64, height: 64, channels: 3, background: { r: 180, g: 140, b: 110 } } }).jpeg()`.
+ */
+const EXAMPLE_PHOTO =
+  "/9j/2wBDAAYEBQYFBAYGBQYHBwYIChAKCgkJChQODwwQFxQYGBcUFhYaHSUfGhsjHBYWICwgIyYnKSopGR8tMC0oMCUoKSj/2wBDAQcHBwoIChMKChMoGhYaKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCj/wAARCABAAEADASIAAhEBAxEB/8QAFQABAQAAAAAAAAAAAAAAAAAAAAX/xAAUEAEAAAAAAAAAAAAAAAAAAAAA/8QAFQEBAQAAAAAAAAAAAAAAAAAAAAX/xAAUEQEAAAAAAAAAAAAAAAAAAAAA/9oADAMBAAIRAxEAPwC4AjLIAAAAAAAAAAAAAAAAAAAAAAAAAAAAAD//2Q==";
 
-/** Request and response examples per operation; the verdict ones are the product spec page's. */
-export const EXAMPLES: Record<string, { request?: Record<string, unknown>; responses?: Record<number, Record<string, unknown>> }> = {
+/**
+ * Request, parameter and response examples per operation; the verdict ones are the product spec page's. They
+ * tell one story a test replays against the service (test/openapi/examples.test.ts): customer CUSTOMER_ID is
+ * declined, then verified; its KYC detail and its org's failed attempts are then exactly the 200 examples.
+ */
+export const EXAMPLES: Record<
+  string,
+  { request?: Record<string, unknown>; parameters?: Record<string, unknown>; responses?: Record<number, Record<string, unknown>> }
+> = {
   "post /api/customers": {
     request: { withRef: { externalRef: "cust-0001" } },
     responses: { 201: { created: { data: { id: CUSTOMER_ID, externalRef: "cust-0001", kycLevel: "none", createdAt: NOW } } } },
   },
   "post /api/identity/nik/dukcapil": {
     request: {
-      verified: { customerId: CUSTOMER_ID, valid: true, photo: "/9j/4AAQSkZJRgABAQEASABIAAD/2wBDAAgGBgcGBQgHBwcJCQgKDBQNDAsLDBkSEw8UHRofHh0aHBwgJC4nICIsIxwcKDcpLDAxNDQ0Hyc5PTgyPC4zNDL/", raw: { nik: "3171…", result: "MATCH" } },
+      verified: { customerId: CUSTOMER_ID, valid: true, photo: EXAMPLE_PHOTO, raw: { nik: "3171…", result: "MATCH" } },
       declined: { customerId: CUSTOMER_ID, valid: false, reason: "NIK not found in central registry" },
     },
     responses: {
@@ -92,6 +105,7 @@ export const EXAMPLES: Record<string, { request?: Record<string, unknown>; respo
     },
   },
   "get /api/identity/kyc/{customerId}": {
+    parameters: { customerId: CUSTOMER_ID },
     responses: {
       200: {
         standard: {
@@ -118,6 +132,7 @@ export const EXAMPLES: Record<string, { request?: Record<string, unknown>; respo
     },
   },
   "get /api/identity/attempts": {
+    parameters: { method: "nik_dukcapil", status: "failed", page: 1, limit: 20 },
     responses: {
       200: {
         page: {
@@ -188,6 +203,10 @@ function decorate(doc: Doc): Doc {
         body.description = "Optional: a request with no body (and no Content-Type) is the same as `{}`.";
       }
       const examples = EXAMPLES[`${method} ${path}`];
+      for (const parameter of (op.parameters ?? []) as OpenAPIV3_1.ParameterObject[]) {
+        const example = examples?.parameters?.[parameter.name];
+        if (example !== undefined && parameter.in !== "header") parameter.example = example;
+      }
       if (examples?.request) {
         const media = (op.requestBody as OpenAPIV3_1.RequestBodyObject | undefined)?.content?.["application/json"];
         if (media) media.examples = Object.fromEntries(Object.entries(examples.request).map(([k, value]) => [k, { value }]));
