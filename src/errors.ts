@@ -3,6 +3,10 @@
 
 export type FieldErrors = Record<string, string[]>;
 
+/** Field names come from the caller: one of a megabyte must not make a megabyte error, so it is cut. */
+export const MAX_FIELD_NAME = 100;
+export const listedFieldName = (field: string) => (field.length > MAX_FIELD_NAME ? `${field.slice(0, MAX_FIELD_NAME)}…` : field);
+
 export class AppError extends Error {
   constructor(
     readonly statusCode: number,

@@ -1,6 +1,9 @@
-// Finds the exact source text of one member of a top-level JSON object. The ingest stores the registry's
-// `raw` envelope byte-for-byte as the bank sent it (number formats, key order and spacing included), which
-// re-serialising the parsed value would not preserve. The input has already been parsed successfully.
+// Two readings of a JSON body's source text, next to the parsed value: the exact source text of one member of
+// the top-level object (the ingest stores the registry's `raw` envelope byte-for-byte as the bank sent it:
+// number formats, key order and spacing included, which re-serialising the parsed value would not preserve),
+// and the first member name an object repeats (a body that says `"valid": true` and `"valid": false` means
+// one thing to a last-wins parser and another to a first-wins one, so it is refused). The input has already
+// been parsed successfully by JSON.parse.
 
 function skipWs(s: string, i: number): number {
   while (i < s.length && (s[i] === " " || s[i] === "\t" || s[i] === "\n" || s[i] === "\r")) i++;
@@ -43,7 +46,7 @@ function skipValue(s: string, i: number): number {
 
 /**
  * The source text of member `name` of the top-level object in `json`, or undefined when absent. With
- * duplicate keys the last one wins, as in JSON.parse.
+ * duplicate keys the last one wins, as in JSON.parse (the body parser refuses duplicates before this runs).
  */
 export function memberSourceText(json: string, name: string): string | undefined {
   let i = skipWs(json, 0);
@@ -61,4 +64,73 @@ export function memberSourceText(json: string, name: string): string | undefined
     if (json[i] === ",") i = skipWs(json, i + 1);
   }
   return found;
+}
+
+/** Index just past the string literal that starts at i, skipping its content natively (a photo is megabytes). */
+function stringEnd(s: string, i: number): number {
+  for (let from = i + 1; ; ) {
+    const quote = s.indexOf('"', from);
+    if (quote < 0) throw new Error("unterminated string");
+    let backslashes = 0;
+    while (s.charCodeAt(quote - 1 - backslashes) === 0x5c) backslashes++;
+    if (backslashes % 2 === 0) return quote + 1;
+    from = quote + 1;
+  }
+}
+
+/** One open object or array while scanning: its member names so far (lazily a Set), or its element index. */
+interface ObjectFrame {
+  names: string | Set<string> | undefined;
+  /** The member whose value is being read; undefined while a name is expected. */
+  current: string | undefined;
+}
+type Frame = ObjectFrame | number;
+
+export interface DuplicateMember {
+  /** The repeated name. */
+  name: string;
+  /** Member names and array indices from the top-level value down to the object that repeats `name`. */
+  path: (string | number)[];
+}
+
+/**
+ * The first member name repeated within one object, at any depth, in document order; undefined when every
+ * object's names are unique. Names compare as JSON.parse decodes them (`"valid"` and `"v\u0061lid"` are the
+ * same name). Iterative, so nesting depth costs heap, not stack.
+ */
+export function findDuplicateMember(json: string): DuplicateMember | undefined {
+  const stack: Frame[] = [];
+  for (let i = 0; i < json.length; ) {
+    const c = json.charCodeAt(i);
+    const top = stack[stack.length - 1];
+    if (c === 0x22 /* " */) {
+      const end = stringEnd(json, i);
+      if (typeof top === "object" && top.current === undefined) {
+        const literal = json.slice(i, end);
+        const name = literal.includes("\\") ? (JSON.parse(literal) as string) : literal.slice(1, -1);
+        if (top.names === undefined) top.names = name;
+        else {
+          if (typeof top.names === "string") top.names = new Set([top.names]);
+          if (top.names.has(name)) return { name, path: pathOf(stack) };
+          top.names.add(name);
+        }
+        top.current = name;
+      }
+      i = end;
+      continue;
+    }
+    if (c === 0x7b /* { */) stack.push({ names: undefined, current: undefined });
+    else if (c === 0x5b /* [ */) stack.push(0);
+    else if (c === 0x7d /* } */ || c === 0x5d /* ] */) stack.pop();
+    else if (c === 0x2c /* , */) {
+      if (typeof top === "object") top.current = undefined;
+      else if (top !== undefined) stack[stack.length - 1] = top + 1;
+    }
+    i++;
+  }
+  return undefined;
+}
+
+function pathOf(stack: Frame[]): (string | number)[] {
+  return stack.slice(0, -1).map((f) => (typeof f === "object" ? f.current! : f));
 }

@@ -11,6 +11,7 @@ import type { OpenAPIV3_1 } from "openapi-types";
 import { stringify } from "yaml";
 import { z } from "zod";
 import { HUMAN_MODEL_ID } from "../face/human-engine.js";
+import { DEFAULT_FACE_MATCH_THRESHOLD } from "../face/match-policy.js";
 
 /** The platform's error shape (plugins/error-handler.ts). Loose: some errors carry more fields. */
 export const ErrorResponse = z
@@ -32,13 +33,13 @@ export type ErrorStatus = 400 | 401 | 403 | 404 | 409 | 413 | 415 | 422 | 429 | 
 const STATUS_TEXT: Record<number, string> = {
   200: "OK",
   201: "Created",
-  400: "Validation failed (`details.fieldErrors`), malformed JSON, or an API key in the URL",
+  400: "Validation failed (`details.fieldErrors`; a member name given twice in one object is one), malformed JSON (more than one byte order mark included), or an API key in the URL",
   401: "Missing or invalid Bearer (unknown, revoked or expired key)",
   403: "The key lacks the scope, or the org lacks the capability, this endpoint needs",
   404: "Does not exist, or is not in your org (the two are indistinguishable)",
   409: "Conflicts with current state (a duplicate, or an Idempotency-Key reused or still in progress)",
   413: "Body or file over this endpoint's documented cap",
-  415: "Content-Type other than application/json",
+  415: "Content-Type other than application/json, a body that is not valid UTF-8, or a Content-Encoding",
   422: "Well-formed but refused by a business rule",
   429: "Rate limit exceeded for this key and bucket; see Retry-After",
   500: "Internal error (details only in the service log, under this request id)",
@@ -66,16 +67,29 @@ const ref = (name: string) => ({ $ref: `#/components/headers/${name}` });
 
 const CUSTOMER_ID = "ckv8x0j2k0000qzrmn8d6h1ab";
 const NOW = "2026-11-25T09:30:00.000Z";
+/**
+ * A real JPEG the service accepts (64x64 px, one flat colour, no face): made once with
+ * `sharp({ create: { width: 64, height: 64, channels: 3, background: { r: 180, g: 140, b: 110 } } }).jpeg()`.
+ */
+const EXAMPLE_PHOTO =
+  "/9j/2wBDAAYEBQYFBAYGBQYHBwYIChAKCgkJChQODwwQFxQYGBcUFhYaHSUfGhsjHBYWICwgIyYnKSopGR8tMC0oMCUoKSj/2wBDAQcHBwoIChMKChMoGhYaKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCj/wAARCABAAEADASIAAhEBAxEB/8QAFQABAQAAAAAAAAAAAAAAAAAAAAX/xAAUEAEAAAAAAAAAAAAAAAAAAAAA/8QAFQEBAQAAAAAAAAAAAAAAAAAAAAX/xAAUEQEAAAAAAAAAAAAAAAAAAAAA/9oADAMBAAIRAxEAPwC4AjLIAAAAAAAAAAAAAAAAAAAAAAAAAAAAAD//2Q==";
 
-/** Request and response examples per operation; the verdict ones are the product spec page's. */
-export const EXAMPLES: Record<string, { request?: Record<string, unknown>; responses?: Record<number, Record<string, unknown>> }> = {
+/**
+ * Request, parameter and response examples per operation; the verdict ones are the product spec page's. They
+ * tell one story a test replays against the service (test/openapi/examples.test.ts): customer CUSTOMER_ID is
+ * declined, then verified; its KYC detail and its org's failed attempts are then exactly the 200 examples.
+ */
+export const EXAMPLES: Record<
+  string,
+  { request?: Record<string, unknown>; parameters?: Record<string, unknown>; responses?: Record<number, Record<string, unknown>> }
+> = {
   "post /api/customers": {
     request: { withRef: { externalRef: "cust-0001" } },
     responses: { 201: { created: { data: { id: CUSTOMER_ID, externalRef: "cust-0001", kycLevel: "none", createdAt: NOW } } } },
   },
   "post /api/identity/nik/dukcapil": {
     request: {
-      verified: { customerId: CUSTOMER_ID, valid: true, photo: "/9j/4AAQSkZJRgABAQEASABIAAD/2wBDAAgGBgcGBQgHBwcJCQgKDBQNDAsLDBkSEw8UHRofHh0aHBwgJC4nICIsIxwcKDcpLDAxNDQ0Hyc5PTgyPC4zNDL/", raw: { nik: "3171…", result: "MATCH" } },
+      verified: { customerId: CUSTOMER_ID, valid: true, photo: EXAMPLE_PHOTO, raw: { nik: "3171…", result: "MATCH" } },
       declined: { customerId: CUSTOMER_ID, valid: false, reason: "NIK not found in central registry" },
     },
     responses: {
@@ -99,16 +113,17 @@ export const EXAMPLES: Record<string, { request?: Record<string, unknown>; respo
         verified: {
           verification: { id: "ver_01HXY7Q8Z9A0B1C2D3E4F5G6HC", status: "verified", score: 87 },
           reference: { id: "fe_01HXY7Q8Z9A0B1C2D3E4F5G6H8", source: "dukcapil" },
-          threshold: 41,
+          threshold: DEFAULT_FACE_MATCH_THRESHOLD,
           model: HUMAN_MODEL_ID,
         },
       },
       409: { noReference: { error: "the customer has no current face reference that yields a template", code: "no_face_reference", requestId: "req_01JD0Q3K5V7W9X1Y3Z5A7B9C1D" } },
       422: { noFace: { error: "no face found in the photo", code: "no_face", requestId: "req_01JD0Q3K5V7W9X1Y3Z5A7B9C1D" } },
-      503: { engineDown: { error: "face engine unavailable (timeout); retry later", code: "face_engine_unavailable", requestId: "req_01JD0Q3K5V7W9X1Y3Z5A7B9C1D" } },
+      503: { engineDown: { error: "face engine unavailable (engine_off); retry later", code: "face_engine_unavailable", requestId: "req_01JD0Q3K5V7W9X1Y3Z5A7B9C1D" } },
     },
   },
   "get /api/identity/kyc/{customerId}": {
+    parameters: { customerId: CUSTOMER_ID },
     responses: {
       200: {
         standard: {
@@ -135,6 +150,7 @@ export const EXAMPLES: Record<string, { request?: Record<string, unknown>; respo
     },
   },
   "get /api/identity/attempts": {
+    parameters: { method: "nik_dukcapil", status: "failed", page: 1, limit: 20 },
     responses: {
       200: {
         page: {
@@ -206,6 +222,10 @@ function decorate(doc: Doc): Doc {
         body.description = "Optional: a request with no body (and no Content-Type) is the same as `{}`.";
       }
       const examples = EXAMPLES[`${method} ${path}`];
+      for (const parameter of (op.parameters ?? []) as OpenAPIV3_1.ParameterObject[]) {
+        const example = examples?.parameters?.[parameter.name];
+        if (example !== undefined && parameter.in !== "header") parameter.example = example;
+      }
       if (examples?.request) {
         const media = (op.requestBody as OpenAPIV3_1.RequestBodyObject | undefined)?.content?.["application/json"];
         if (media) media.examples = Object.fromEntries(Object.entries(examples.request).map(([k, value]) => [k, { value }]));

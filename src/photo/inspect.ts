@@ -1,6 +1,7 @@
 // Every rule a photo must pass before it is sealed and enrolled. The only module that calls sharp.
 import sharp, { type Metadata } from "sharp";
 import { PayloadTooLargeError, ValidationError } from "../errors.js";
+import { isMalformed, walkJpeg, walkPng } from "./structure.js";
 
 sharp.cache(false); // never keep decoded biometric pixels around between requests
 
@@ -25,7 +26,6 @@ export interface InspectedPhoto {
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 const JPEG_MAGIC = Buffer.from([0xff, 0xd8, 0xff]);
 const PNG_MAGIC = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-const PNG_IEND = Buffer.from([0, 0, 0, 0, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82]);
 
 const reject = (message: string) => new ValidationError("photo rejected", { photo: [message] });
 
@@ -53,26 +53,42 @@ function signatureOf(bytes: Buffer): PhotoMediaType | undefined {
 }
 
 /**
- * True when the file ends where the image does (a JPEG's EOI marker, a PNG's IEND chunk; NUL padding aside).
- * Decoders stop there and ignore the rest, which is how polyglot files (JPEG+ZIP, PNG+HTML) carry a second
- * format inside a photo that decodes fine: we store the bytes as evidence, so they must be only the image.
+ * The file is exactly one well-formed image: walked to where a decoder stops (the first JPEG EOI, the first
+ * PNG IEND) with nothing after it, not even NUL padding, and holding one frame. Decoders ignore what follows
+ * their end and what they do not understand, which is how a polyglot (JPEG+ZIP, PNG+HTML) or a hidden second
+ * frame (APNG, MPO) travels inside a photo that decodes fine; we store the bytes as evidence of what was
+ * checked, so they must be only the image that was checked.
  */
-function endsWithTheImage(bytes: Buffer, mediaType: PhotoMediaType): boolean {
-  let end = bytes.length;
-  while (end > 0 && bytes[end - 1] === 0) end--;
-  if (mediaType === "image/jpeg") return end >= 4 && bytes[end - 2] === 0xff && bytes[end - 1] === 0xd9;
-  return end >= PNG_MAGIC.length + PNG_IEND.length && bytes.subarray(end - PNG_IEND.length, end).equals(PNG_IEND);
+function checkStructure(bytes: Buffer, mediaType: PhotoMediaType): void {
+  if (mediaType === "image/jpeg") {
+    const jpeg = walkJpeg(bytes);
+    if (isMalformed(jpeg)) throw reject(jpeg.problem);
+    checkEnd(bytes, jpeg.end, "JPEG end-of-image marker");
+    if (jpeg.frames > 1) throw reject(`holds ${jpeg.frames} JPEG frames; a photo must be a single image`);
+    if (jpeg.multiPicture) throw reject("carries further images (an MPF multi-picture JPEG); a photo must be a single image");
+  } else {
+    const png = walkPng(bytes);
+    if (isMalformed(png)) throw reject(png.problem);
+    checkEnd(bytes, png.end, "PNG IEND chunk");
+    if (png.animationChunks.length > 0) {
+      throw reject(`is an animated PNG (${png.animationChunks.join(", ")} chunks); a photo must be a single image`);
+    }
+  }
+}
+
+function checkEnd(bytes: Buffer, end: number, what: string): void {
+  if (end < bytes.length) throw reject(`has ${bytes.length - end} bytes after the image's end (its first ${what}); send the image alone`);
 }
 
 /**
- * Signature is JPEG or PNG and agrees with what the decoder sees; nothing after the image's end; dimensions
- * within bounds (checked from the header, so a bomb costs nothing); then the whole image is decoded, so
- * truncated or corrupt data is refused.
+ * Signature is JPEG or PNG; the structure is one well-formed image with nothing after its end; the decoder
+ * agrees on the format and sees one page; dimensions within bounds (checked from the header, so a bomb costs
+ * nothing); then the whole image is decoded, so corrupt data is refused.
  */
 export async function inspectPhoto(bytes: Buffer): Promise<InspectedPhoto> {
   const mediaType = signatureOf(bytes);
   if (!mediaType) throw reject("must be a JPEG or PNG image");
-  if (!endsWithTheImage(bytes, mediaType)) throw reject("has data after the end of the image (or is truncated)");
+  checkStructure(bytes, mediaType);
   const options = { limitInputPixels: PHOTO_LIMITS.maxPixels, failOn: "warning" as const };
   let meta: Metadata;
   try {
@@ -82,6 +98,7 @@ export async function inspectPhoto(bytes: Buffer): Promise<InspectedPhoto> {
   }
   const decodedAs = meta.format === "jpeg" ? "image/jpeg" : meta.format === "png" ? "image/png" : undefined;
   if (decodedAs !== mediaType) throw reject("content does not match its JPEG/PNG signature");
+  if ((meta.pages ?? 1) > 1) throw reject(`has ${meta.pages} pages; a photo must be a single image`);
   const { width, height } = meta;
   if (!width || !height) throw reject("has no dimensions");
   const { minSide, maxSide } = PHOTO_LIMITS;

@@ -9,4 +9,12 @@ export const PHOTO_REQUEST_BODY_BYTES = 8 * 1024 * 1024;
 export const PhotoBase64 = z
   .string()
   .refine((s) => !s.startsWith("data:"), "must be bare base64, without a data: URL prefix")
-  .pipe(z.base64("must be standard, padded base64 with no whitespace"));
+  .pipe(z.base64("must be standard, padded base64 with no whitespace"))
+  // The contract states what z.base64 checks (the input side of a pipe documents nothing by itself).
+  .meta({
+    contentEncoding: "base64",
+    pattern: z.regexes.base64.source,
+    description:
+      "standard, padded base64 (no whitespace, no data: prefix) of one JPEG or PNG image: nothing after its end, one frame, " +
+      "each side 64-4096 px, at most 5 MiB decoded (413 above); see the README's \"Limits and timeouts\"",
+  });

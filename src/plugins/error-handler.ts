@@ -6,7 +6,7 @@ import type { Socket } from "node:net";
 import fp from "fastify-plugin";
 import type { FastifyBaseLogger, FastifyError } from "fastify";
 import { hasZodFastifySchemaValidationErrors } from "fastify-type-provider-zod";
-import { AppError, ServiceUnavailableError, ValidationError, type FieldErrors } from "../errors.js";
+import { AppError, ServiceUnavailableError, ValidationError, listedFieldName, type FieldErrors } from "../errors.js";
 import { isDatabaseUnavailable } from "../db/errors.js";
 
 interface ErrorBody {
@@ -18,9 +18,8 @@ interface ErrorBody {
 }
 
 // A body with 100k unknown keys, or one key of a megabyte, must not come back as a multi-megabyte error:
-// at most this many fields are listed, each name cut to a sane length.
+// at most this many fields are listed, each name cut to a sane length (listedFieldName).
 const MAX_FIELDS_LISTED = 20;
-const MAX_FIELD_NAME = 100;
 
 /** zod issues (as fastify-type-provider-zod reports them) → {field: [messages]}. */
 function fieldErrorsOf(validation: { instancePath?: string; message?: string; keyword?: string; params?: Record<string, unknown> }[]): FieldErrors {
@@ -28,7 +27,7 @@ function fieldErrorsOf(validation: { instancePath?: string; message?: string; ke
   const out = new Map<string, string[]>();
   let unlisted = 0;
   const add = (field: string, message: string) => {
-    const name = field.length > MAX_FIELD_NAME ? `${field.slice(0, MAX_FIELD_NAME)}…` : field;
+    const name = listedFieldName(field);
     const messages = out.get(name);
     if (messages) messages.push(message);
     else if (out.size >= MAX_FIELDS_LISTED) unlisted++;

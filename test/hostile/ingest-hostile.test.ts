@@ -5,10 +5,12 @@
 // headers, lying Content-Length, encodings) go over a real socket to the same app listening on a random port.
 //
 // Decisions the corpus pins down: a photo that decodes as a JPEG or PNG within the limits is accepted whatever
-// its colour model or depth (CMYK, grayscale, 16-bit, palette, interlaced, progressive); data after the
-// image's end (a JPEG+ZIP or JPEG+HTML polyglot) is refused; metadata inside the image (EXIF, ICC, text
-// chunks, comments) is accepted when the image decodes; `constructor` / `prototype` keys in `raw` are plain
-// data, `__proto__` and `constructor.prototype` are refused.
+// its colour model or depth (CMYK, grayscale, 16-bit, palette, interlaced, progressive); any byte after the
+// image's end, found by walking its structure to the first JPEG EOI or PNG IEND (polyglots, appended images,
+// NUL padding), is refused, and so is a second frame or image (APNG, two JPEG frames, MPF/MPO); metadata
+// inside the image (EXIF, ICC, text chunks, comments) is accepted when the image decodes; `constructor` / `prototype` keys in `raw` are plain
+// data, `__proto__` and `constructor.prototype` are refused; a body is valid UTF-8 (else 415) with at most one
+// byte order mark, and no object in it repeats a member name (400 naming the field, inside raw too).
 import { randomBytes } from "node:crypto";
 import net from "node:net";
 import { runInNewContext } from "node:vm";
@@ -18,7 +20,7 @@ import fc from "fast-check";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestContext, type TestContext, type Tenant } from "../helpers/app.js";
-import { b64, jpeg, png } from "../helpers/images.js";
+import { apng, b64, jpeg, jpegInsert, jpegSegment, markerAt, mpfSegment, png, pngChunk, pngInsert, pngInsertBeforeEnd, tinyZip } from "../helpers/images.js";
 
 const URL = "/api/identity/nik/dukcapil";
 /**
@@ -159,15 +161,6 @@ async function expectStatus(name: string, send: () => Promise<Outcome>, expected
 
 // ------------------------------------------------------------------------------------ image surgery
 
-function pngChunk(type: string, data: Buffer): Buffer {
-  const len = Buffer.alloc(4);
-  len.writeUInt32BE(data.length);
-  const body = Buffer.concat([Buffer.from(type, "latin1"), data]);
-  const crc = Buffer.alloc(4);
-  crc.writeUInt32BE(crc32(body));
-  return Buffer.concat([len, body, crc]);
-}
-
 /** A PNG whose IHDR claims other dimensions, with a correct CRC (so only the dimension rules can refuse it). */
 function pngWithDimensions(base: Buffer, width: number, height: number): Buffer {
   const out = Buffer.from(base);
@@ -175,29 +168,6 @@ function pngWithDimensions(base: Buffer, width: number, height: number): Buffer 
   out.writeUInt32BE(height >>> 0, 20);
   out.writeUInt32BE(crc32(out.subarray(12, 29)), 29);
   return out;
-}
-
-/** Inserts chunks right after IHDR (8-byte signature + 25-byte IHDR chunk). */
-function pngInsert(base: Buffer, ...chunks: Buffer[]): Buffer {
-  return Buffer.concat([base.subarray(0, 33), ...chunks, base.subarray(33)]);
-}
-
-function jpegSegment(marker: number, payload: Buffer): Buffer {
-  const head = Buffer.alloc(4);
-  head.writeUInt16BE(0xff00 | marker, 0);
-  head.writeUInt16BE(payload.length + 2, 2);
-  return Buffer.concat([head, payload]);
-}
-
-/** Inserts segments right after SOI. */
-function jpegInsert(base: Buffer, ...segments: Buffer[]): Buffer {
-  return Buffer.concat([base.subarray(0, 2), ...segments, base.subarray(2)]);
-}
-
-/** Offset of the first marker `ff xx` at or after `from`. */
-function markerAt(buf: Buffer, marker: number, from = 2): number {
-  for (let i = from; i < buf.length - 1; i++) if (buf[i] === 0xff && buf[i + 1] === marker) return i;
-  return -1;
 }
 
 /** `mib` MiB of zeros, deflated (zlib), without holding them in memory. */
@@ -211,24 +181,6 @@ async function zeroesDeflated(mib: number): Promise<Buffer> {
   z.end();
   await done;
   return Buffer.concat(out);
-}
-
-/** A minimal (stored, empty-file) ZIP archive. */
-function tinyZip(): Buffer {
-  const name = Buffer.from("evil.html");
-  const local = Buffer.alloc(30);
-  local.writeUInt32LE(0x04034b50, 0);
-  local.writeUInt16LE(name.length, 26);
-  const central = Buffer.alloc(46);
-  central.writeUInt32LE(0x02014b50, 0);
-  central.writeUInt16LE(name.length, 28);
-  const eocd = Buffer.alloc(22);
-  eocd.writeUInt32LE(0x06054b50, 0);
-  eocd.writeUInt16LE(1, 8);
-  eocd.writeUInt16LE(1, 10);
-  eocd.writeUInt32LE(46 + name.length, 12);
-  eocd.writeUInt32LE(30 + name.length, 16);
-  return Buffer.concat([local, name, central, name, eocd]);
 }
 
 // ------------------------------------------------------------------------------------------- set-up
@@ -317,7 +269,6 @@ describe("hostile input to the Dukcapil ingest", () => {
       ["body over the 8 MiB cap", `{"customerId":"${customerId}","valid":false,"reason":"${"x".repeat(8 * 1024 * 1024)}"}`, [413]],
       ["a 7 MiB reason", `{"customerId":"${customerId}","valid":false,"reason":"${"x".repeat(7 * 1024 * 1024)}"}`, [400]],
       ["numbers beyond double", `{"customerId":"${customerId}","valid":false,"raw":{"n":1e400,"m":-1e-400,"big":123456789012345678901234567890}}`, [201]],
-      ["duplicate keys (last wins, as in JSON.parse)", `{"customerId":"x","customerId":"${customerId}","valid":true,"valid":false}`, [201]],
       ["lone surrogates in reason", `{"customerId":"${customerId}","valid":false,"reason":"\\ud800\\udfff\\udc00"}`, [400]],
       ["lone surrogates in raw (stored as sent)", `{"customerId":"${customerId}","valid":false,"raw":{"s":"\\ud800"}}`, [201]],
       ["NUL in reason", `{"customerId":"${customerId}","valid":false,"reason":"a\\u0000b"}`, [400]],
@@ -434,13 +385,70 @@ describe("hostile input to the Dukcapil ingest", () => {
     const inside: [string, Buffer][] = [
       ["HTML in a JPEG comment", jpegInsert(goodJpeg, jpegSegment(0xfe, html))],
       ["HTML in a PNG tEXt chunk", pngInsert(goodPng, pngChunk("tEXt", Buffer.concat([Buffer.from("Comment\0"), html])))],
-      ["JPEG with trailing NUL padding", Buffer.concat([goodJpeg, Buffer.alloc(16)])],
+      ["FF D9 inside a JPEG comment", jpegInsert(goodJpeg, jpegSegment(0xfe, Buffer.from([0xff, 0xd9, 0xff, 0xd9])))],
+      ["IEND inside a PNG tEXt chunk", pngInsert(goodPng, pngChunk("tEXt", Buffer.concat([Buffer.from("k\0"), goodPng.subarray(goodPng.length - 12)])))],
     ];
     for (const [name, bytes] of inside) await expectStatus(name, inject(verdict(bytes)), [201]);
-    // Standalone and reserved markers after SOI: libjpeg skips what the standard lets it skip; the decoder decides.
-    await expectStatus("JPEG with a zero-length APP0", inject(verdict(jpegInsert(goodJpeg, Buffer.from([0xff, 0xe0, 0x00, 0x00])))), [201, 400]);
+    // A segment length below 2 and a standalone TEM followed by stray bytes are refused by the walker; the
+    // reserved and unsupported markers (RES, JPG, JPGn) have sound lengths, and the decoder refuses them.
+    await expectStatus("JPEG with a zero-length APP0", inject(verdict(jpegInsert(goodJpeg, Buffer.from([0xff, 0xe0, 0x00, 0x00])))), [400]);
     for (const marker of [0x01, 0x02, 0xbf, 0xc8, 0xf0]) {
-      await expectStatus(`JPEG marker ff${marker.toString(16)} after SOI`, inject(verdict(jpegInsert(goodJpeg, Buffer.from([0xff, marker, 0x00, 0x02])))), [201, 400]);
+      await expectStatus(`JPEG marker ff${marker.toString(16)} after SOI`, inject(verdict(jpegInsert(goodJpeg, Buffer.from([0xff, marker, 0x00, 0x02])))), [400]);
+    }
+  });
+
+  it("bytes after the image's end and hidden frames: 400 on photo, wherever the decoder would stop", async () => {
+    const eoi = Buffer.from([0xff, 0xd9]);
+    const iend = goodPng.subarray(goodPng.length - 12);
+    const html = Buffer.from("<html><body><script>alert(document.cookie)</script></body></html>");
+    const php = Buffer.from("<?php system($_GET['c']); ?>");
+    const sof = markerAt(goodJpeg, 0xc0);
+    const sos = markerAt(goodJpeg, 0xda);
+    const sofSegment = goodJpeg.subarray(sof, sof + 2 + goodJpeg.readUInt16BE(sof + 2));
+    const mpf = jpegInsert(goodJpeg, mpfSegment());
+    const smallJpeg = await jpeg(64, 64);
+    const cases: [string, Buffer][] = [
+      ["JPEG + HTML + FF D9", Buffer.concat([goodJpeg, html, eoi])],
+      ["JPEG + PHP + FF D9", Buffer.concat([goodJpeg, php, eoi])],
+      ["JPEG + a second JPEG", Buffer.concat([goodJpeg, smallJpeg])],
+      ["JPEG + itself", Buffer.concat([goodJpeg, goodJpeg])],
+      ["JPEG + ZIP whose comment ends in FF D9", Buffer.concat([goodJpeg, tinyZip(Buffer.concat([Buffer.from("zip comment"), eoi]))])],
+      ["JPEG + PDF ending in FF D9", Buffer.concat([goodJpeg, Buffer.from("%PDF-1.7\n1 0 obj<<>>endobj\n%%EOF"), eoi])],
+      ["JPEG + a second EOI", Buffer.concat([goodJpeg, eoi])],
+      ["JPEG + one newline", Buffer.concat([goodJpeg, Buffer.from("\n")])],
+      ["JPEG + NUL padding", Buffer.concat([goodJpeg, Buffer.alloc(16)])],
+      ["JPEG + one NUL", Buffer.concat([goodJpeg, Buffer.alloc(1)])],
+      ["JPEG + FF fill bytes", Buffer.concat([goodJpeg, Buffer.alloc(8, 0xff)])],
+      ["PNG + HTML + another IEND chunk", Buffer.concat([goodPng, html, iend])],
+      ["PNG + a second PNG", Buffer.concat([goodPng, goodPng])],
+      ["PNG + a chunk and another IEND after IEND", Buffer.concat([goodPng, pngChunk("tEXt", Buffer.concat([Buffer.from("c\0"), html])), iend])],
+      ["PNG + ZIP", Buffer.concat([goodPng, tinyZip(iend)])],
+      ["PNG + NUL padding", Buffer.concat([goodPng, Buffer.alloc(16)])],
+      ["animated PNG, second frame hidden", apng(goodPng, await png(96, 120))],
+      ["PNG with only acTL", pngInsert(goodPng, pngChunk("acTL", Buffer.from([0, 0, 0, 1, 0, 0, 0, 0])))],
+      ["PNG with only an fdAT before IEND", pngInsertBeforeEnd(goodPng, pngChunk("fdAT", Buffer.alloc(8)))],
+      ["JPEG with two frame headers", jpegInsert(goodJpeg, sofSegment)],
+      ["JPEG with an MPF segment", mpf],
+      ["MPO: MPF JPEG + its second image", Buffer.concat([mpf, smallJpeg])],
+      ["JPEG with a second SOI inside", Buffer.concat([goodJpeg.subarray(0, sos), smallJpeg, goodJpeg.subarray(sos)])],
+      ["JPEG cut mid-scan, no EOI", goodJpeg.subarray(0, sos + 300)],
+    ];
+    for (const [name, bytes] of cases) {
+      const out = await expectStatus(name, inject(verdict(bytes)), [400]);
+      expect(Object.keys(JSON.parse(out.body).details?.fieldErrors ?? {}), name).toEqual(["photo"]);
+    }
+  });
+
+  it("property: anything appended to a sound JPEG or PNG is refused on photo", async () => {
+    for (const [name, image, end] of [["JPEG", goodJpeg, Buffer.from([0xff, 0xd9])], ["PNG", goodPng, goodPng.subarray(goodPng.length - 12)]] as const) {
+      await fc.assert(
+        fc.asyncProperty(fc.uint8Array({ minLength: 1, maxLength: 300 }), fc.boolean(), async (tail, endAgain) => {
+          const bytes = Buffer.concat([image, Buffer.from(tail), endAgain ? end : Buffer.alloc(0)]);
+          const out = await attempt(`${name} + ${tail.length} bytes${endAgain ? " + end marker" : ""}`, inject(verdict(bytes)));
+          if (out.status !== 400 || !JSON.parse(out.body).details?.fieldErrors?.photo) throw new Error(`${name} + tail: ${out.status} ${out.body.slice(0, 200)}`);
+        }),
+        { numRuns: 25 },
+      );
     }
   });
 
@@ -488,7 +496,8 @@ describe("hostile input to the Dukcapil ingest", () => {
     ];
     for (const [name, bytes] of cases) {
       const t = performance.now();
-      await expectStatus(name, inject(verdict(bytes)), [201, 400, 413]);
+      // a chunk running past the end is malformed structure: known to be a 400
+      await expectStatus(name, inject(verdict(bytes)), name === "PNG with a chunk length past the end" ? [400] : [201, 400, 413]);
       expect(performance.now() - t, `${name} took too long`).toBeLessThan(10_000);
     }
   });
@@ -503,10 +512,11 @@ describe("hostile input to the Dukcapil ingest", () => {
       ["text/json", inject(body, { "content-type": "text/json" }), [415]],
       ["charset utf-16 declared", inject(Buffer.from(body, "utf16le"), { "content-type": "application/json; charset=utf-16" }), [415]],
       ["charset latin1 declared", inject(body, { "content-type": "application/json; charset=iso-8859-1" }), [415]],
-      ["UTF-16LE body with BOM, no charset", inject(Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(body, "utf16le")]), {}), [400]],
-      ["UTF-16BE body with BOM, no charset", inject(Buffer.concat([Buffer.from([0xfe, 0xff]), Buffer.from(body, "utf16le").swap16()]), {}), [400]],
-      ["UTF-32 body", inject(Buffer.from(Array.from(body).flatMap((c) => [c.charCodeAt(0), 0, 0, 0])), {}), [400]],
-      ["invalid UTF-8 bytes in a string", inject(Buffer.concat([Buffer.from(`{"customerId":"${customerId}","valid":false,"reason":"`), Buffer.from([0xc3, 0x28, 0xff]), Buffer.from('"}')]), {}), [201, 400]],
+      ["UTF-16LE body with BOM, no charset", inject(Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(body, "utf16le")]), {}), [415]],
+      ["UTF-16BE body with BOM, no charset", inject(Buffer.concat([Buffer.from([0xfe, 0xff]), Buffer.from(body, "utf16le").swap16()]), {}), [415]],
+      ["UTF-32 body (its é is the byte E9)", inject(Buffer.from(Array.from(body).flatMap((c) => [c.charCodeAt(0), 0, 0, 0])), {}), [415]],
+      ["UTF-32 body, ASCII only", inject(Buffer.from(Array.from(JSON.stringify({ customerId, valid: false })).flatMap((c) => [c.charCodeAt(0), 0, 0, 0])), {}), [400]],
+      ["invalid UTF-8 bytes in a string", inject(Buffer.concat([Buffer.from(`{"customerId":"${customerId}","valid":false,"reason":"`), Buffer.from([0xc3, 0x28, 0xff]), Buffer.from('"}')]), {}), [415]],
       ["gzip body, Content-Encoding gzip", inject(gzipSync(body), { "content-encoding": "gzip" }), [415]],
       ["plain body, Content-Encoding gzip", inject(body, { "content-encoding": "gzip" }), [415]],
       ["Content-Encoding br", inject(body, { "content-encoding": "br" }), [415]],
@@ -522,6 +532,102 @@ describe("hostile input to the Dukcapil ingest", () => {
     const ver = await ctx.prisma.verification.findUniqueOrThrow({ where: { id: JSON.parse(out.body).verification.id } });
     expect(ver.rawSealed, "raw kept despite the BOM").not.toBeNull();
     expect(ctx.sealer.open(ver.rawSealed!, { purpose: "verification.raw", rowId: ver.id }).toString("utf8")).toBe(rawText);
+  });
+
+  it("bodies that are not UTF-8: 415, whatever the bytes and wherever they are", async () => {
+    const at = (before: string, seq: number[], after: string) => Buffer.concat([Buffer.from(before), Buffer.from(seq), Buffer.from(after)]);
+    const sequences: [string, number[]][] = [
+      ["lone continuation byte", [0x80]],
+      ["truncated two-byte sequence", [0xc3]],
+      ["overlong NUL", [0xc0, 0x80]],
+      ["overlong '/'", [0xe0, 0x80, 0xaf]],
+      ["overlong four-byte", [0xf0, 0x80, 0x80, 0x80]],
+      ["CESU-8 surrogate", [0xed, 0xa0, 0x80]],
+      ["CESU-8 surrogate pair", [0xed, 0xa0, 0xbd, 0xed, 0xb8, 0x80]],
+      ["above U+10FFFF", [0xf4, 0x90, 0x80, 0x80]],
+      ["five-byte form", [0xf8, 0x88, 0x80, 0x80, 0x80]],
+      ["FE", [0xfe]],
+      ["FF", [0xff]],
+      ["Latin-1 é", [0xe9]],
+      ["Windows-1252 smart quotes", [0x93, 0x94]],
+      ["truncated emoji", [0xf0, 0x9f, 0x98]],
+    ];
+    const head = `{"customerId":"${customerId}","valid":`;
+    for (const [name, seq] of sequences) {
+      const places: [string, Buffer][] = [
+        ["in reason", at(`${head}false,"reason":"`, seq, '"}')],
+        ["in raw", at(`${head}false,"raw":{"nama":"`, seq, '"}}')],
+        ["in a raw member name", at(`${head}false,"raw":{"`, seq, '":1}}')],
+        ["in the photo", at(`${head}true,"photo":"${b64(goodJpeg)}`, seq, '"}')],
+        ["in customerId", at('{"customerId":"', seq, '","valid":false}')],
+        ["before the body", at("", seq, `${head}false}`)],
+        ["after the body", at(`${head}false}`, seq, "")],
+        ["between tokens", at(`${head}false,`, seq, '"reason":"x"}')],
+      ];
+      for (const [where, body] of places) {
+        const out = await expectStatus(`invalid UTF-8 (${name}) ${where}`, inject(body), [415]);
+        expect(JSON.parse(out.body).code).toBe("unsupported_media_type");
+      }
+    }
+    // Valid UTF-8 of every length, noncharacters included, is not refused.
+    await expectStatus("valid UTF-8, 1 to 4 bytes and noncharacters", inject(`${head}false,"reason":"A é 中 😀 \u{10FFFF} \uFFFF","raw":{"k":"\uFEFF"}}`), [201]);
+  });
+
+  it("more than one byte order mark: 400, wherever the second one is", async () => {
+    const bom = Buffer.from([0xef, 0xbb, 0xbf]);
+    const body = `{"customerId":"${customerId}","valid":false,"raw":{"bom":2}}`;
+    const many = "request body starts with more than one byte order mark";
+    const notJson = "request body is not valid JSON";
+    const cases: [string, Buffer, number, string][] = [
+      ["two BOMs", Buffer.concat([bom, bom, Buffer.from(body)]), 400, many],
+      ["three BOMs", Buffer.concat([bom, bom, bom, Buffer.from(body)]), 400, many],
+      ["100 BOMs", Buffer.concat([...Array.from({ length: 100 }, () => bom), Buffer.from(body)]), 400, many],
+      ["two BOMs only", Buffer.concat([bom, bom]), 400, many],
+      ["BOM, newline, BOM", Buffer.concat([bom, Buffer.from("\n"), bom, Buffer.from(body)]), 400, notJson],
+      ["whitespace, then a BOM", Buffer.concat([Buffer.from(" "), bom, Buffer.from(body)]), 400, notJson],
+      ["a BOM after the body", Buffer.concat([bom, Buffer.from(body), bom]), 400, notJson],
+      ["BOM only", bom, 400, "request body is empty; expected a JSON object"],
+      ["UTF-8 BOM, then a UTF-16 BOM", Buffer.concat([bom, Buffer.from([0xff, 0xfe]), Buffer.from(body)]), 415, "request body is not valid UTF-8; send application/json encoded in UTF-8"],
+    ];
+    for (const [name, bytes, status, error] of cases) {
+      const out = await expectStatus(name, inject(bytes), [status]);
+      expect(JSON.parse(out.body).error, name).toBe(error);
+    }
+  });
+
+  it("a member name repeated in one object: 400 naming the field, at the top level and inside raw", async () => {
+    const photo = b64(goodJpeg);
+    const top: [string, string, string][] = [
+      ["valid true, then false", `{"customerId":"${customerId}","valid":true,"photo":"${photo}","valid":false}`, "valid"],
+      ["valid false, then true", `{"customerId":"${customerId}","valid":false,"valid":true,"photo":"${photo}"}`, "valid"],
+      ["valid spelled with an escape", `{"customerId":"${customerId}","valid":false,"\\u0076alid":true,"photo":"${photo}"}`, "valid"],
+      ["two customers", `{"customerId":"cjld2cjxh0000qzrmn831i7rn","valid":false,"customerId":"${customerId}"}`, "customerId"],
+      ["the same customer twice", `{"customerId":"${customerId}","customerId":"${customerId}","valid":false}`, "customerId"],
+      ["two photos", `{"customerId":"${customerId}","valid":true,"photo":"${photo}","photo":"${b64(goodPng)}"}`, "photo"],
+      ["a photo, then null", `{"customerId":"${customerId}","valid":true,"photo":"${photo}","photo":null}`, "photo"],
+      ["two raw envelopes", `{"customerId":"${customerId}","valid":false,"raw":{"result":"MATCH"},"raw":{"result":"NO_MATCH"}}`, "raw"],
+      ["two reasons", `{"customerId":"${customerId}","valid":false,"reason":"ok","reason":"not ok"}`, "reason"],
+      ["an unknown member twice", `{"customerId":"${customerId}","valid":false,"nik":"1","nik":"2"}`, "nik"],
+      ["__ names twice", `{"customerId":"${customerId}","valid":false,"__x":1,"__x":1}`, "__x"],
+      ["an empty name twice", `{"customerId":"${customerId}","valid":false,"":1,"":2}`, ""],
+      ["the same member 1000 times", `{"customerId":"${customerId}",${Array.from({ length: 1000 }, () => '"valid":false').join(",")}}`, "valid"],
+    ];
+    for (const [name, body, field] of top) {
+      const out = await expectStatus(`duplicate: ${name}`, inject(body), [400]);
+      expect(JSON.parse(out.body).details.fieldErrors, name).toEqual({ [field]: ["is given more than once; send each member once"] });
+    }
+    const nested: [string, string, string][] = [
+      ["raw result twice", '{"result":"MATCH","result":"NO_MATCH"}', "raw.result"],
+      ["raw nested object", '{"data":{"nik":"1","nik":"2"}}', "raw.data.nik"],
+      ["raw in an array", '{"rows":[{"a":1},{"a":1,"a":2}]}', "raw.rows.1.a"],
+      ["raw, escaped spelling", '{"r":1,"\\u0072":2}', "raw.r"],
+      ["raw 1000 levels deep", `${'{"a":'.repeat(1000)}{"z":1,"z":2}${"}".repeat(1000)}`, `raw.${Array(1000).fill("a").join(".")}.z`],
+    ];
+    for (const [name, rawText, field] of nested) {
+      const out = await expectStatus(`duplicate: ${name}`, inject(`{"customerId":"${customerId}","valid":true,"photo":"${photo}","raw":${rawText}}`), [400]);
+      const fieldErrors = JSON.parse(out.body).details.fieldErrors as Record<string, string[]>;
+      expect(Object.keys(fieldErrors), name).toEqual([field.length > 100 ? `${field.slice(0, 100)}…` : field]);
+    }
   });
 
   it("duplicate, oversized and lying headers over a real socket", async () => {
@@ -629,6 +735,52 @@ describe("hostile input to the Dukcapil ingest", () => {
         { numRuns: runs },
       );
     }
+  });
+
+  it("property: a member repeated anywhere in a body is a 400 naming it", async () => {
+    const name = fc.constantFrom("customerId", "valid", "photo", "raw", "reason", "nik", "x");
+    await fc.assert(
+      fc.asyncProperty(fc.dictionary(fc.string({ maxLength: 8 }), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 4 }), name, fc.jsonValue({ maxDepth: 2 }), fc.nat(), fc.boolean(), async (others, repeated, value, at, inRaw) => {
+        const members = Object.entries({ customerId, valid: false, ...others }).map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(v)}`);
+        const twice = [`${JSON.stringify(repeated)}:${JSON.stringify(value)}`, `${JSON.stringify(repeated)}:${JSON.stringify(value)}`];
+        let body: string;
+        let field: string;
+        if (inRaw) {
+          const raw = [...members.slice(2)];
+          raw.splice(at % (raw.length + 1), 0, ...twice);
+          body = `{${members.slice(0, 2).join(",")},"raw":{${raw.join(",")}}}`;
+          field = `raw.${repeated}`;
+        } else {
+          const all = members.filter((m) => !m.startsWith(`${JSON.stringify(repeated)}:`));
+          all.splice(at % (all.length + 1), 0, twice[0]!);
+          all.splice((at >> 3) % (all.length + 1), 0, twice[1]!);
+          body = `{${all.join(",")}}`;
+          field = repeated;
+        }
+        const out = await attempt(`repeated ${field} in ${body.slice(0, 60)}`, inject(body));
+        const fieldErrors = out.status === 400 ? (JSON.parse(out.body).details?.fieldErrors ?? {}) : {};
+        if (!Object.keys(fieldErrors).includes(field)) throw new Error(`repeated ${field}: ${out.status} ${out.body.slice(0, 200)} for ${body.slice(0, 200)}`);
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  it("property: a body with a malformed UTF-8 byte anywhere is a 415", async () => {
+    const body = Buffer.from(JSON.stringify({ customerId, valid: false, reason: "é 😀 ok", raw: { nama: "Budi Santoso", alamat: "Jl. Merdeka 1" } }));
+    const malformed = fc.oneof(
+      fc.integer({ min: 0x80, max: 0xbf }).map((b) => [b]), // continuation without a lead
+      fc.integer({ min: 0xf5, max: 0xff }).map((b) => [b]), // never valid in UTF-8
+      fc.constantFrom([0xc0, 0x80], [0xc1, 0xbf], [0xe0, 0x80, 0x80], [0xed, 0xa0, 0x80], [0xed, 0xbf, 0xbf], [0xf0, 0x8f, 0xbf, 0xbf], [0xf4, 0x90, 0x80, 0x80]),
+      fc.integer({ min: 0xc2, max: 0xf4 }).map((b) => [b, 0x20]), // a lead byte without its continuation
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.nat(body.length), malformed, async (at, seq) => {
+        const bytes = Buffer.concat([body.subarray(0, at), Buffer.from(seq), body.subarray(at)]);
+        const out = await attempt(`malformed UTF-8 ${JSON.stringify(seq)} at ${at}`, inject(bytes));
+        if (out.status !== 415) throw new Error(`malformed UTF-8 ${JSON.stringify(seq)} at ${at}: ${out.status} ${out.body.slice(0, 200)}`);
+      }),
+      { numRuns: 40 },
+    );
   });
 
   it("property: arbitrary Content-Type and Content-Encoding headers", async () => {

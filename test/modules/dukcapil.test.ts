@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { faceEngineOff } from "../../src/face/engine.js";
 import { createTestContext, type TestContext, type Tenant } from "../helpers/app.js";
-import { b64, jpeg, png } from "../helpers/images.js";
+import { apng, b64, jpeg, jpegInsert, markerAt, mpfSegment, png, tinyZip } from "../helpers/images.js";
 import { newId } from "../../src/ids.js";
 import { customersDal } from "../../src/modules/customers/customers-dal.js";
 
@@ -285,6 +285,38 @@ describe("POST /api/identity/nik/dukcapil: refusals", () => {
       expect(res.json().details.fieldErrors.photo, name).toHaveLength(1);
     }
     expect(await rowCounts()).toEqual(before);
+  });
+
+  it("refuses bytes after the image's end and more than one frame, with a photo field error, writing nothing", async () => {
+    const customerId = await bank.customer();
+    const good = await jpeg(400, 500, { noise: true });
+    const goodPng = await png(200, 200);
+    const html = Buffer.from("<html><script>alert(1)</script></html>");
+    const eoi = Buffer.from([0xff, 0xd9]);
+    const iend = goodPng.subarray(goodPng.length - 12);
+    const sof = markerAt(good, 0xc0);
+    const cases: [string, Buffer][] = [
+      ["JPEG + HTML + FF D9", Buffer.concat([good, html, eoi])],
+      ["JPEG + a second JPEG", Buffer.concat([good, await jpeg(64, 64)])],
+      ["JPEG + ZIP whose comment ends in FF D9", Buffer.concat([good, tinyZip(Buffer.concat([Buffer.from("note"), eoi]))])],
+      ["JPEG + NUL padding", Buffer.concat([good, Buffer.alloc(8)])],
+      ["PNG + HTML + another IEND chunk", Buffer.concat([goodPng, html, iend])],
+      ["animated PNG", apng(goodPng, await png(200, 200))],
+      ["JPEG with two frames", jpegInsert(good, good.subarray(sof, sof + 2 + good.readUInt16BE(sof + 2)))],
+      ["MPF multi-picture JPEG", jpegInsert(good, mpfSegment())],
+    ];
+    const before = await rowCounts();
+    for (const [name, bytes] of cases) {
+      const res = await bank.post(URL, { customerId, valid: true, photo: b64(bytes), raw: { case: name } });
+      expect(res.statusCode, name).toBe(400);
+      expect(res.json(), name).toMatchObject({ code: "validation_failed", details: { fieldErrors: { photo: [expect.any(String)] } } });
+      expect(Object.keys(res.json().details.fieldErrors), name).toEqual(["photo"]);
+    }
+    expect(await rowCounts()).toEqual(before);
+    expect((await ctx.prisma.customer.findUniqueOrThrow({ where: { id: customerId } })).kycTier).toBe("none");
+    // the same images alone are accepted
+    expect((await bank.post(URL, { customerId, valid: true, photo: b64(good) })).statusCode).toBe(201);
+    expect((await bank.post(URL, { customerId, valid: true, photo: b64(goodPng) })).statusCode).toBe(201);
   });
 
   it("refuses a decompression bomb from its header, quickly", async () => {

@@ -66,7 +66,7 @@ export async function flow(baseUrl: string, apiKey: string, photo: string, selfi
   const level: Tier = kyc.data.customer.kycLevel;
   const reasons: (string | null)[] = kyc.data.verifications.map((v) => v.reason);
 
-  const attempts = await client.GET("/api/identity/attempts", { params: { query: { method: "nik_dukcapil", customerId, limit: "10" } } });
+  const attempts = await client.GET("/api/identity/attempts", { params: { query: { method: "nik_dukcapil", customerId, limit: 10 } } });
   if (!attempts.data) throw new Error(\`attempts: \${attempts.response.status}\`);
   const methods: string[] = attempts.data.data.map((a) => a.method);
 

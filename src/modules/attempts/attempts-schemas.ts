@@ -40,12 +40,19 @@ export function decodeCursor(s: string): AttemptsCursor | undefined {
   return { createdAt: new Date(Number(m[1])), id: m[2]!, page, scope: m[4]! };
 }
 
+/**
+ * A whole number sent in the query string ("20"): digits only (no sign, exponent, spaces or hex, which
+ * Number() would take), then the integer with its bounds, which is also what the contract documents.
+ */
 const wholeNumber = (min: number, max: number) =>
-  z
-    .string()
-    .regex(/^\d{1,9}$/, "must be a whole number")
-    .transform(Number)
-    .pipe(z.number().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
+  z.preprocess(
+    (v) => (typeof v === "string" && /^\d{1,9}$/.test(v) ? Number(v) : v),
+    z
+      .number({ error: "must be a whole number" })
+      .int("must be a whole number")
+      .min(min, `must be at least ${min}`)
+      .max(max, `must be at most ${max}`),
+  );
 
 // A "+" in an unencoded query string arrives as a space; "2026-11-18T00:00:00 07:00" means "+07:00".
 const timestamp = z.preprocess(
