@@ -156,6 +156,7 @@ const OPERATION_IDS: Record<string, string> = {
   "post /api/identity/nik/dukcapil": "ingestDukcapilVerdict",
   "get /api/identity/kyc/{customerId}": "getKycDetail",
   "get /api/identity/attempts": "listAttempts",
+  "get /api/identity/attempts/export": "exportAttempts",
 };
 type Operation = OpenAPIV3_1.OperationObject;
 
