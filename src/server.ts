@@ -58,6 +58,7 @@ async function main() {
     trustProxy: config.trustProxy,
     corsOrigins: config.corsOrigins,
     metrics,
+    secureCookies: config.env === "production",
   });
   // Slow clients (README "Limits and timeouts"): all headers within 10 s, the whole request within 30 s. Node
   // enforces both only when it checks its connections, every 30 s by default (read at listen), which would
