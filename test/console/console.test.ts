@@ -195,7 +195,7 @@ describe("anti-CSRF", () => {
     const pre = cookieOf(page, LOGIN_COOKIE)!.value;
     const otherPage = await ctx.app.inject({ method: "GET", url: "/console/login" });
     const b = browser(ctx.app, "192.0.2.77");
-    const cases = [
+    const cases: { fields: Record<string, string>; cookies: Record<string, string> }[] = [
       { fields: { email: analyst.email, password: analyst.password }, cookies: { [LOGIN_COOKIE]: pre } },
       { fields: { email: analyst.email, password: analyst.password, csrf: csrfOf(otherPage.body) }, cookies: { [LOGIN_COOKIE]: pre } },
       { fields: { email: analyst.email, password: analyst.password, csrf: csrfOf(page.body) }, cookies: {} },
@@ -219,7 +219,7 @@ describe("anti-CSRF", () => {
     const otherSession = browser(ctx.app, "192.0.2.79");
     await otherSession.signIn(analyst.email, analyst.password);
     const foreignToken = csrfOf((await otherSession.get("/console/attempts")).body);
-    for (const fields of [{}, { csrf: "nope" }, { csrf: foreignToken }]) {
+    for (const fields of [{}, { csrf: "nope" }, { csrf: foreignToken }] as Record<string, string>[]) {
       const res = await b.post("/console/logout", fields);
       expect(res.statusCode).toBe(403);
       expect(res.headers["content-type"]).toBe("text/html; charset=utf-8");
