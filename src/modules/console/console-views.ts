@@ -41,6 +41,8 @@ type Reference = KycDetail["references"][number];
 export interface Column {
   label: string;
   cell(r: Record<string, unknown>): string;
+  /** ids and times: set in monospace */
+  mono?: boolean;
 }
 
 const ISO_INSTANT = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/;
@@ -53,14 +55,14 @@ const plain = (v: unknown): string => {
 
 /** Known fields get a label and a reading; any other field of a reference gets a column of its own. */
 const KNOWN: Record<string, Column | null> = {
-  id: { label: "Reference", cell: (r) => plain(r.id) },
+  id: { label: "Reference", cell: (r) => plain(r.id), mono: true },
   source: { label: "Source", cell: (r) => plain(r.source) },
   fallbackStub: { label: "Template", cell: (r) => (r.fallbackStub ? "stub (no template)" : "template") },
   fallbackCause: { label: "Stub cause", cell: (r) => (r.fallbackStub ? plain(r.fallbackCause) : "—") },
   model: { label: "Model", cell: (r) => plain(r.model) },
-  createdAt: { label: "Enrolled", cell: (r) => plain(r.createdAt) },
-  supersededAt: { label: "Superseded", cell: (r) => (r.supersededAt ? plain(r.supersededAt) : "current") },
-  erasedAt: { label: "Erased", cell: (r) => plain(r.erasedAt) },
+  createdAt: { label: "Enrolled", cell: (r) => plain(r.createdAt), mono: true },
+  supersededAt: { label: "Superseded", cell: (r) => (r.supersededAt ? plain(r.supersededAt) : "current"), mono: true },
+  erasedAt: { label: "Erased", cell: (r) => plain(r.erasedAt), mono: true },
 };
 
 export function referenceColumns(refs: Reference[]): Column[] {
