@@ -97,7 +97,7 @@ describe.runIf(hasChromium)("the console in Chromium", () => {
     const url = new URL(page.url());
     expect(url.searchParams.get("method")).toBe("nik_dukcapil");
     expect(url.searchParams.get("status")).toBe("failed");
-    const rows = await page.$$eval("table.attempts tbody tr", (trs) => trs.map((tr) => [...tr.querySelectorAll("td")].map((td) => td.textContent!.trim())));
+    const rows = await page.$$eval("table.attempts tbody tr", (trs) => trs.map((tr) => Array.from(tr.querySelectorAll("td"), (td) => td.textContent!.trim())));
     expect(rows).toHaveLength(4);
     for (const r of rows) expect([r[2], r[3]]).toEqual(["nik_dukcapil", "failed"]);
     // the markup is text in the table: no element was made from it, no handler ran

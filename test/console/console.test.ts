@@ -177,6 +177,19 @@ describe("signing in and out", () => {
     expect(last).toMatchObject({ kind: "sign_out", analystId: analyst.id, email: analyst.email });
   });
 
+  it("the sign-in records are immutable: UPDATE, DELETE and TRUNCATE are refused", async () => {
+    const event = await ctx.prisma.consoleSignInEvent.findFirstOrThrow({ where: { kind: "sign_in" } });
+    for (const sql of [
+      `UPDATE console_sign_in_events SET kind = 'sign_out' WHERE id = '${event.id}'`,
+      `UPDATE console_sign_in_events SET ip = '127.0.0.1'`,
+      `DELETE FROM console_sign_in_events WHERE id = '${event.id}'`,
+      "TRUNCATE console_sign_in_events",
+    ]) {
+      await expect(ctx.prisma.$executeRawUnsafe(sql), sql).rejects.toThrow(/console_sign_in_events rows are immutable/);
+    }
+    expect(await ctx.prisma.consoleSignInEvent.findUniqueOrThrow({ where: { id: event.id } })).toEqual(event);
+  });
+
   it("every console page without a valid session is a 303 to the sign-in form", async () => {
     const anon = browser(ctx.app);
     for (const url of ["/console", "/console/", "/console/attempts", "/console/attempts?status=failed", "/console/attempts.csv", `/console/customers/${customerA}`]) {

@@ -6,6 +6,7 @@ import type { AttemptRow } from "./attempts-dal.js";
 import { ATTEMPTS_CSV_HEADER } from "./attempts-schemas.js";
 
 const FORMULA_START = /^[=+\-@\t\r]/;
+const CHUNK_ROWS = 100;
 const NEEDS_QUOTES = /[",\r\n]/;
 
 export function csvCell(value: string | number | null): string {
@@ -33,17 +34,25 @@ export async function attemptsCsvStream(pages: AsyncGenerator<AttemptRow[]>): Pr
     await pages.return(undefined);
     throw err;
   }
-  const rows = (page: AttemptRow[]) => {
-    let chunk = "";
-    for (const r of page) chunk += csvRow(r);
-    return chunk;
-  };
   return Readable.from(
     (async function* () {
       try {
-        yield `${ATTEMPTS_CSV_HEADER}\r\n${first.done ? "" : rows(first.value)}`;
+        yield `${ATTEMPTS_CSV_HEADER}\r\n`;
         if (first.done) return;
-        for await (const page of { [Symbol.asyncIterator]: () => pages }) yield rows(page);
+        let page: AttemptRow[] | undefined = first.value;
+        first = { done: true, value: undefined };
+        while (page) {
+          // Small chunks, so every string is short-lived young-generation garbage (a whole page as one
+          // string would land in V8's large-object space and pile up until a full GC).
+          for (let i = 0; i < page.length; i += CHUNK_ROWS) {
+            let chunk = "";
+            for (const r of page.slice(i, i + CHUNK_ROWS)) chunk += csvRow(r);
+            yield chunk;
+          }
+          page = undefined;
+          const next = await pages.next();
+          page = next.done ? undefined : next.value;
+        }
       } finally {
         await pages.return(undefined);
       }

@@ -101,10 +101,12 @@ export function createAttemptsService({
       let before: { createdAt: Date; id: string } | undefined;
       for (;;) {
         const rows = await attemptsDal.page(prisma, filter, { limit: exportPageRows, offset: 0, before });
-        if (rows.length > 0) yield rows;
-        if (rows.length < exportPageRows) return;
-        const last = rows[rows.length - 1]!;
+        const count = rows.length;
+        if (count === 0) return;
+        const last = rows[count - 1]!;
         before = { createdAt: last.createdAt, id: last.id };
+        yield rows.splice(0, count); // handed over whole: this frame keeps no reference while the page is written
+        if (count < exportPageRows) return;
       }
     },
   };
