@@ -119,6 +119,14 @@ describe("openapi.yaml", () => {
     expect(limited.headers["retry-after"]).toBeDefined();
     expect(ErrorResponse.safeParse(limited.json()).success).toBe(true);
     expect(limited.json()).toMatchObject({ error: "rate limit exceeded", bucket: "identity.nik.dukcapil", limit: 2 });
+    const csv = await ctx.app.inject({ method: "GET", url: "/api/identity/attempts/export", headers: bank.auth });
+    expect(csv.statusCode).toBe(200);
+    expect(csv.headers["content-type"]).toBe("text/csv; charset=utf-8");
+    expect(csv.headers["content-disposition"]).toMatch(/^attachment; filename="[^"]+\.csv"$/);
+    expect(doc().paths!["/api/identity/attempts/export"]!.get!.responses!["200"]).toMatchObject({
+      content: { "text/csv": expect.any(Object) },
+      headers: { "Content-Disposition": { $ref: "#/components/headers/Content-Disposition" } },
+    });
     const unauth = await ctx.app.inject({ method: "GET", url: "/api/identity/attempts" });
     expect(unauth.statusCode).toBe(401);
     expect(unauth.headers["x-request-id"]).toBeDefined();
