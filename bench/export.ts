@@ -10,7 +10,8 @@
 //
 // Env: BENCH_DATABASE_URL (default postgresql://postgres@127.0.0.1:5432/postgres), BENCH_ROWS (1000000),
 // BENCH_KEEP_DB=1 (keep the database), BENCH_REUSE_DB=<name> (export from a database a BENCH_KEEP_DB run
-// left, without seeding it again).
+// left, without seeding it again), BENCH_NODE_FLAGS (extra node/V8 flags for the service process, e.g.
+// "--heap-growing-percent=30", to see how V8's heap sizing moves the RSS figure).
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import net from "node:net";
@@ -98,7 +99,7 @@ async function main() {
     await db.close();
 
     const port = await freePort();
-    server = spawn(process.execPath, ["--expose-gc", "--import", "tsx", "--import", "./bench/server-probe.ts", "src/server.ts"], {
+    server = spawn(process.execPath, ["--expose-gc", ...(process.env.BENCH_NODE_FLAGS?.split(" ").filter(Boolean) ?? []), "--import", "tsx", "--import", "./bench/server-probe.ts", "src/server.ts"], {
       cwd: ROOT,
       env: { ...process.env, NODE_ENV: "production", DATABASE_URL: url.toString(), SEALING_KEYS: sealingKeys, PORT: String(port), LOG_LEVEL: "warn", FACE_ENGINE: "off" },
       stdio: ["ignore", "inherit", "inherit", "ipc"],
@@ -151,6 +152,7 @@ async function main() {
         heapMb: { beforeExport: before.heapMb, atPeak: peakHeap, afterExport: after.heapMb, afterExportAndFullGc: afterGc.heapMb },
       },
       target: { ...TARGET, met: full.seconds < TARGET.seconds && growth < TARGET.rssGrowthMb },
+      nodeFlags: process.env.BENCH_NODE_FLAGS ?? "",
       note: "shared 2-core machine: figures are provisional",
     };
     console.log(JSON.stringify(report, null, 2));
