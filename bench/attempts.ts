@@ -1,10 +1,8 @@
 // npm run bench:attempts — GET /api/identity/attempts at 10 k and at 1 M verification rows of one org.
 //
 // Each size gets its own fresh PostgreSQL database (created and dropped here), seeded by bulk SQL
-// (generate_series: one statement per 100 k rows, never one request per row) with the schema's real indexes
-// in place, plus a neighbour org holding a tenth as many rows, then VACUUM ANALYZE (the state autovacuum
-// keeps a production table in). Each size is served by its own app, and every measurement alternates one
-// request to each size, so both see the same machine load (these machines are shared; p99 drifts with it).
+// (bench/seed-attempts.ts: generate_series, the schema's real indexes, a neighbour org, VACUUM ANALYZE).
+// Each size is served by its own app, and every measurement alternates one request to each size, so both see the same machine load (these machines are shared; p99 drifts with it).
 // Timed through the HTTP stack (app.inject: routing, auth, rate limit, zod validation, serialisation),
 // filtered by method=nik_dukcapil at limit 20:
 //   first page · a deep page reached by cursor · the same deep page reached by page number (OFFSET).
@@ -20,14 +18,13 @@ import { createSealer, generateSealingKeyEntry, parseSealingKeys } from "../src/
 import { openDatabase, type Database } from "../src/db/client.js";
 import { faceEngineOff } from "../src/face/engine.js";
 import { createServices } from "../src/services.js";
+import { SEED_METHODS as METHODS, seedAttempts } from "./seed-attempts.js";
 
 const BASE_URL = process.env.BENCH_DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 1000);
 const SIZES = (process.env.BENCH_SIZES ?? "10000,1000000").split(",").map(Number);
 const CUSTOMERS = 5_000;
-const BATCH = 100_000;
 const LIMIT = 20;
-const METHODS = ["nik_format", "nik_dukcapil", "ktp_capture", "face_liveness", "face_match"];
 const FILTER = `method=nik_dukcapil&limit=${LIMIT}`;
 
 const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
@@ -62,41 +59,7 @@ async function seeded(admin: pg.Client, size: number): Promise<Bench> {
   // a second org with its own history, so every query must select the bench org out of a shared table
   const neighbour = await services.orgs.create({ name: "Neighbour Bank" });
 
-  const sql = new pg.Client({ connectionString: url.toString() });
-  await sql.connect();
-  const t0 = performance.now();
-  try {
-    const seedCustomers = (orgId: string, tag: string) =>
-      sql.query(
-        `INSERT INTO customers (id, org_id, kyc_tier, created_at, updated_at)
-         SELECT 'c${tag}' || lpad(i::text, 12, '0'), $1, 'none', now(), now() FROM generate_series(1, ${CUSTOMERS}) AS i`,
-        [orgId],
-      );
-    await seedCustomers(org.id, "bench");
-    await seedCustomers(neighbour.id, "nbr");
-    // Row i: methods cycle (1 in 5 is nik_dukcapil), a third fail with a reason, one row every 30 s of history.
-    const seedRows = (orgId: string, tag: string, from: number, to: number, keyId: string | null) =>
-      sql.query(
-        `INSERT INTO verifications (id, org_id, customer_id, method, status, score, reason, api_key_id, request_id, created_at)
-         SELECT 'ver_${tag}' || lpad(i::text, 22, '0'), $1, 'c${tag}' || lpad((i % ${CUSTOMERS} + 1)::text, 12, '0'),
-                (ARRAY['${METHODS.join("','")}'])[i % 5 + 1]::"VerificationMethod",
-                CASE WHEN i % 3 = 0 THEN 'failed' ELSE 'verified' END::"VerificationStatus",
-                CASE WHEN i % 3 = 0 THEN NULL ELSE 60 + i % 40 END,
-                CASE WHEN i % 3 = 0 THEN 'NIK not found in central registry' END,
-                $2, 'req_bench_' || i, timestamptz '2024-01-01 00:00:00Z' + i * interval '30 seconds'
-         FROM generate_series($3::int, $4::int) AS i`,
-        [orgId, keyId, from, to],
-      );
-    for (let from = 1; from <= size; from += BATCH) {
-      const to = Math.min(size, from + BATCH - 1);
-      await seedRows(org.id, "bench", from, to, key.id);
-      await seedRows(neighbour.id, "nbr", from, from + Math.floor((to - from + 1) / 10) - 1, null);
-    }
-    await sql.query("VACUUM ANALYZE verifications");
-  } finally {
-    await sql.end();
-  }
-  const seedSeconds = (performance.now() - t0) / 1000;
+  const seedSeconds = await seedAttempts(url.toString(), { orgId: org.id, neighbourId: neighbour.id, keyId: key.id, size, customers: CUSTOMERS });
 
   const app = await buildApp({ prisma: db.prisma, services, logLevel: "warn" });
   await app.ready();

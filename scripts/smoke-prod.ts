@@ -4,8 +4,8 @@
 // service exactly as the Dockerfile's CMD does, with NODE_ENV=production and ONLY the production environment
 // (the Dockerfile's ENV plus the secrets an operator provides), on a fresh PostgreSQL database; wait for
 // /readyz; check the HEALTHCHECK command; create an org, key and customer with the admin CLI as the image runs
-// it; post one verified verdict; read the metrics listener, /openapi.json and /docs; stop with SIGTERM and
-// expect exit 0.
+// it; post one verified verdict; sign in to the console (its templates and stylesheet are in the build);
+// read the metrics listener, /openapi.json and /docs; stop with SIGTERM and expect exit 0.
 //
 // This driver runs from the checkout (it needs pg and sharp, which a pruned tree may not have); everything
 // it starts runs from the pruned copy, so a runtime dependency that only dev installs provide fails here.
@@ -198,7 +198,7 @@ async function main() {
       const key = await cli(["key", "create", "--org", String(org.id), "--scopes", "verifications:view,customers:write,customers:view", "--env", "live"], env);
       const customer = await cli(["customer", "create", "--org", String(org.id), "--external-ref", "smoke-0001"], env);
       check(/^qe_sk_live_/.test(String(key.key)) && customer.kycLevel === "none", "unexpected CLI output");
-      return { authorization: `Bearer ${String(key.key)}`, customerId: String(customer.id) };
+      return { authorization: `Bearer ${String(key.key)}`, customerId: String(customer.id), orgId: String(org.id) };
     });
     await step("POST one verified verdict", async () => {
       const photo = await sharp({ create: { width: 400, height: 500, channels: 3, background: { r: 180, g: 140, b: 110 } } }).jpeg().toBuffer();
@@ -209,6 +209,26 @@ async function main() {
       });
       const body = (await res.json()) as { verification?: { status?: string }; enrolment?: { source?: string } };
       check(res.status === 201 && body.verification?.status === "verified" && body.enrolment?.source === "dukcapil", `ingest: ${res.status} ${JSON.stringify(body)}`);
+    });
+    await step("the compliance console from the built tree: analyst, sign-in (Secure cookie), attempts page, stylesheet", async () => {
+      const analyst = await cli(["analyst", "create", "--org", auth.orgId, "--email", "smoke@bank.example"], env);
+      const form = await fetch(`${base}/console/login`);
+      const pre = /qe_console_login=([^;]+)/.exec(form.headers.get("set-cookie") ?? "")?.[1];
+      const csrf = /name="csrf" value="([^"]+)"/.exec(await form.text())?.[1];
+      check(form.status === 200 && pre && csrf, `/console/login: ${form.status}`);
+      const signIn = await fetch(`${base}/console/login`, {
+        method: "POST",
+        redirect: "manual",
+        headers: { "content-type": "application/x-www-form-urlencoded", cookie: `qe_console_login=${pre}` },
+        body: new URLSearchParams({ email: "smoke@bank.example", password: String(analyst.password), csrf: csrf! }).toString(),
+      });
+      const setCookie = signIn.headers.get("set-cookie") ?? "";
+      const session = /qe_console_session=([^;]+);[^,]*Secure/.exec(setCookie)?.[1];
+      check(signIn.status === 303 && session, `console sign-in: ${signIn.status} ${setCookie.replace(/=[^;]+/g, "=…")}`);
+      const page = await fetch(`${base}/console/attempts`, { headers: { cookie: `qe_console_session=${session}` } });
+      check(page.status === 200 && (await page.text()).includes("nik_dukcapil"), `/console/attempts: ${page.status}`);
+      const css = await fetch(`${base}/console/static/console.css`);
+      check(css.status === 200 && (css.headers.get("content-type") ?? "").startsWith("text/css"), `/console/static/console.css: ${css.status}`);
     });
     await step("metrics listener (token) and no /metrics on the API port", async () => {
       const url = `http://127.0.0.1:${metricsPort}/metrics`;

@@ -15,6 +15,7 @@ import metricsPlugin from "./plugins/metrics.js";
 import rateLimitPlugin from "./plugins/rate-limit.js";
 import securityHeaders from "./plugins/security-headers.js";
 import { attemptsRoutes } from "./modules/attempts/attempts-routes.js";
+import consolePlugin from "./modules/console/console-plugin.js";
 import { customersRoutes } from "./modules/customers/customers-routes.js";
 import { dukcapilRoutes } from "./modules/dukcapil/dukcapil-routes.js";
 import { faceMatchRoutes } from "./modules/face-match/face-match-routes.js";
@@ -39,6 +40,8 @@ export interface AppOptions {
   corsOrigins?: readonly string[];
   /** The server passes its registry (scraped on the metrics listener); tests get a fresh one. */
   metrics?: Metrics;
+  /** Console cookies with `Secure` (NODE_ENV=production, behind TLS). */
+  secureCookies?: boolean;
 }
 
 /** Default cap for request bodies; the ingest route raises its own (INGEST_LIMITS.bodyBytes). */
@@ -109,5 +112,9 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     await scope.register(attemptsRoutes, { attempts: opts.services.attempts });
   });
   app.decorate("openapiDocument", () => api!.swagger());
+
+  // The compliance console, in a scope of its own beside the API's: forms, cookies, HTML pages and errors and
+  // a CSP of its own; outside the API scope, so none of it is in the OpenAPI document.
+  await app.register(consolePlugin, { prefix: "/console", services: opts.services, secureCookies: opts.secureCookies ?? false });
   return app;
 }

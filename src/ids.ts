@@ -11,6 +11,9 @@ export const newId = {
   verification: () => `ver_${ulid()}`,
   faceEnrolment: () => `fe_${ulid()}`,
   tierEvent: () => `kte_${ulid()}`,
+  analyst: () => `an_${ulid()}`,
+  consoleSession: () => `cs_${ulid()}`,
+  consoleSignInEvent: () => `csi_${ulid()}`,
   customer: () => createId(),
 };
 

@@ -1,4 +1,5 @@
 // The service: configuration → database (open + migrate) → HTTP → graceful shutdown.
+import v8 from "node:v8";
 import { pino } from "pino";
 import { Redis } from "ioredis";
 import { buildApp } from "./app.js";
@@ -9,6 +10,12 @@ import { loggerOptions } from "./logging.js";
 import { createMetrics, startMetricsServer } from "./metrics.js";
 import { acquireDataDirLock, STALE_MS, type DataDirLock } from "./runtime/data-dir-lock.js";
 import { openRuntime } from "./runtime/open.js";
+
+// V8 lets its old generation grow to a few times the live heap before a full collection, so a sustained
+// stream of short-lived objects (a million-row CSV export through Prisma) swells RSS by ~110 MB of garbage.
+// Growing it by 30 % at a time keeps the peak near the live heap at the same speed (README "Compliance
+// console", bench:export). Set first thing, before the service allocates.
+v8.setFlagsFromString("--heap-growing-percent=30");
 
 const SHUTDOWN_GRACE_MS = 25_000;
 const LAST_USED_FLUSH_MS = 5_000;
@@ -58,6 +65,7 @@ async function main() {
     trustProxy: config.trustProxy,
     corsOrigins: config.corsOrigins,
     metrics,
+    secureCookies: config.env === "production",
   });
   // Slow clients (README "Limits and timeouts"): all headers within 10 s, the whole request within 30 s. Node
   // enforces both only when it checks its connections, every 30 s by default (read at listen), which would

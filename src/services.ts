@@ -2,9 +2,11 @@
 import type { PrismaClient } from "./db/types.js";
 import type { Sealer } from "./crypto/seal.js";
 import type { FaceTemplater } from "./face/engine.js";
+import { createAnalystsService } from "./modules/analysts/analysts-service.js";
 import { createApiKeysService } from "./modules/api-keys/api-keys-service.js";
 import { createAttemptsService } from "./modules/attempts/attempts-service.js";
 import { createAuditService } from "./modules/audit/audit-service.js";
+import { createConsoleSessionsService } from "./modules/console-sessions/console-sessions-service.js";
 import { createCustomersService } from "./modules/customers/customers-service.js";
 import { createDukcapilService } from "./modules/dukcapil/dukcapil-service.js";
 import { createFaceMatchService } from "./modules/face-match/face-match-service.js";
@@ -18,9 +20,11 @@ export interface CoreDeps {
   prisma: PrismaClient;
   sealer: Sealer;
   face: FaceTemplater;
+  /** The console's clock and how it waits (sessions expire, sign-ins are slowed); tests control both. */
+  clock?: { now: () => Date; sleep: (ms: number) => Promise<unknown> };
 }
 
-export function createServices({ prisma, sealer, face }: CoreDeps) {
+export function createServices({ prisma, sealer, face, clock }: CoreDeps) {
   return {
     orgs: createOrgsService({ prisma }),
     apiKeys: createApiKeysService({ prisma }),
@@ -33,6 +37,8 @@ export function createServices({ prisma, sealer, face }: CoreDeps) {
     kyc: createKycService({ prisma }),
     attempts: createAttemptsService({ prisma }),
     audit: createAuditService({ prisma, sealer }),
+    analysts: createAnalystsService({ prisma, now: clock?.now }),
+    consoleSessions: createConsoleSessionsService({ prisma, sealer, now: clock?.now, sleep: clock?.sleep }),
   };
 }
 export type Services = ReturnType<typeof createServices>;

@@ -13,6 +13,8 @@ export const USAGE = `usage: npm run --silent admin -- <command>
   key create --org <orgId> --scopes <s1,s2,...> [--env sandbox|live] [--name <label>] [--expires-in-days <n>]
   key revoke --key-id <id>
   customer create --org <orgId> [--external-ref <ref>]
+  analyst create --org <orgId> --email <email> [--name <name>]
+  analyst disable --id <analystId>
   sealing-key generate [--id <keyId>]
   keys rewrap [--batch-size <n>]
   enrolments retemplate [--org <orgId>] [--stubs-only] [--after <enrolmentId>] [--limit <n>]
@@ -138,6 +140,15 @@ export async function runAdminCommand(services: Services, argv: string[]): Promi
         if (!checked.success) throw new ValidationError("invalid customer", { externalRef: checked.error.issues.map((i) => i.message) });
       }
       return services.customers.create(required(v, "org"), { externalRef: ref });
+    }
+    case "analyst create": {
+      const v = parse(rest, { org: { type: "string" }, email: { type: "string" }, name: { type: "string" } });
+      // The password is generated and printed this once; only its scrypt hash is stored.
+      return services.analysts.create({ orgId: required(v, "org"), email: required(v, "email"), name: v.name as string | undefined });
+    }
+    case "analyst disable": {
+      const v = parse(rest, { id: { type: "string" } });
+      return services.analysts.disable(required(v, "id"));
     }
     case "enrolments retemplate": {
       const v = parse(rest, { org: { type: "string" }, "stubs-only": { type: "boolean" }, after: { type: "string" }, limit: { type: "string" } });

@@ -6,7 +6,7 @@
 // column, fails to open.
 //
 //   envelope v1 = 0x01 | kidLen (1 byte) | kid (ASCII) | nonce (12) | ciphertext | tag (16)
-import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
+import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes, timingSafeEqual } from "node:crypto";
 import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 
@@ -31,7 +31,16 @@ export interface Sealer {
   open(envelope: Uint8Array, ctx: SealContext): Buffer;
   /** The id of the key an envelope was sealed with (no decryption). */
   keyIdOf(envelope: Uint8Array): string;
+  /**
+   * An HMAC-SHA256 tag of `data` under a key derived (HKDF) from the active key for `purpose`: for values the
+   * service hands out and must recognise later (the console's sign-in form token), never for sealing.
+   */
+  mac(purpose: MacPurpose, data: string): string;
+  /** Whether `tag` is `mac(purpose, data)` under any key of the ring (rotation keeps tags valid), in constant time. */
+  verifyMac(purpose: MacPurpose, data: string, tag: string): boolean;
 }
+
+export type MacPurpose = "console.login-csrf";
 
 export class SealError extends Error {}
 
@@ -75,6 +84,14 @@ export function createSealer(keys: SealingKey[]): Sealer {
     ring.set(k.id, Buffer.from(k.key));
   }
   const active = keys[0]!.id;
+  const macKeys = new Map<string, Buffer>();
+  const macKey = (kid: string, purpose: MacPurpose) => {
+    const id = `${kid}|${purpose}`;
+    let k = macKeys.get(id);
+    if (!k) macKeys.set(id, (k = Buffer.from(hkdfSync("sha256", ring.get(kid)!, Buffer.alloc(0), `qe-mac|${purpose}`, 32))));
+    return k;
+  };
+  const tagOf = (kid: string, purpose: MacPurpose, data: string) => createHmac("sha256", macKey(kid, purpose)).update(data, "utf8").digest();
   return {
     activeKeyId: active,
     keyIds: [...ring.keys()],
@@ -103,6 +120,18 @@ export function createSealer(keys: SealingKey[]): Sealer {
     },
     keyIdOf(envelope) {
       return parseHeader(envelope).kid;
+    },
+    mac(purpose, data) {
+      return tagOf(active, purpose, data).toString("base64url");
+    },
+    verifyMac(purpose, data, tag) {
+      const given = Buffer.from(tag, "base64url");
+      let ok = false;
+      for (const kid of ring.keys()) {
+        const want = tagOf(kid, purpose, data);
+        if (given.length === want.length && timingSafeEqual(given, want)) ok = true;
+      }
+      return ok;
     },
   };
 }

@@ -62,7 +62,13 @@ const HEADERS: Record<string, OpenAPIV3_1.HeaderObject> = {
   "X-RateLimit-Remaining": header("Requests left in the current window", { type: "integer", example: 29 }),
   "X-RateLimit-Reset": header("When the current window ends (Unix time, seconds)", { type: "integer", example: 1764115260 }),
   "Retry-After": header("Seconds to wait before retrying", { type: "integer", example: 42 }),
+  "Content-Disposition": header("A download: attachment, with a file name", {
+    type: "string",
+    example: 'attachment; filename="attempts-org_01JD0Q3K5V7W9X1Y3Z5A7B9C1D-20261125T093000Z.csv"',
+  }),
 };
+/** Operations whose 200 is a file download. */
+const DOWNLOADS = new Set(["get /api/identity/attempts/export"]);
 const ref = (name: string) => ({ $ref: `#/components/headers/${name}` });
 
 const CUSTOMER_ID = "ckv8x0j2k0000qzrmn8d6h1ab";
@@ -190,6 +196,7 @@ const OPERATION_IDS: Record<string, string> = {
   "post /api/identity/face/match": "matchFace",
   "get /api/identity/kyc/{customerId}": "getKycDetail",
   "get /api/identity/attempts": "listAttempts",
+  "get /api/identity/attempts/export": "exportAttempts",
 };
 type Operation = OpenAPIV3_1.OperationObject;
 
@@ -239,6 +246,7 @@ function decorate(doc: Doc): Doc {
           for (const h of ["X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"]) headers[h] = ref(h);
         }
         if (code === 429 || code === 503) headers["Retry-After"] = ref("Retry-After");
+        if (code === 200 && DOWNLOADS.has(`${method} ${path}`)) headers["Content-Disposition"] = ref("Content-Disposition");
         response.headers = headers;
         const responseExamples = examples?.responses?.[code];
         const media = response.content?.["application/json"];

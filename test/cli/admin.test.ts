@@ -68,6 +68,56 @@ async function http(port: number, method: string, url: string, key?: string, bod
 const verdict = (port: number, key: string, customerId: string) =>
   http(port, "POST", "/api/identity/nik/dukcapil", key, { customerId, valid: false, reason: "NIK not found in central registry" });
 
+/** Signs in to the console over HTTP as a browser would; returns the session cookie, or the status it got. */
+async function consoleSignIn(port: number, email: string, password: string): Promise<{ status: number; cookie?: string }> {
+  const base = `http://127.0.0.1:${port}/console`;
+  const page = await fetch(`${base}/login`, { signal: AbortSignal.timeout(15_000) });
+  const pre = /qe_console_login=([^;]+)/.exec(page.headers.get("set-cookie") ?? "")![1];
+  const csrf = /name="csrf" value="([^"]+)"/.exec(await page.text())![1]!;
+  const res = await fetch(`${base}/login`, {
+    method: "POST",
+    redirect: "manual",
+    headers: { "content-type": "application/x-www-form-urlencoded", cookie: `qe_console_login=${pre}` },
+    body: new URLSearchParams({ email, password, csrf }).toString(),
+    signal: AbortSignal.timeout(15_000),
+  });
+  await res.arrayBuffer();
+  return { status: res.status, cookie: /qe_console_session=([^;]+)/.exec(res.headers.get("set-cookie") ?? "")?.[1] };
+}
+
+const consolePage = (port: number, cookie: string) =>
+  fetch(`http://127.0.0.1:${port}/console/attempts`, { redirect: "manual", headers: { cookie: `qe_console_session=${cookie}` }, signal: AbortSignal.timeout(15_000) }).then(async (r) => {
+    await r.arrayBuffer();
+    return r.status;
+  });
+
+/** analyst create / disable beside the server: the password signs in at once, disabling ends the session at once. */
+async function analystFlow(env: NodeJS.ProcessEnv, port: number, orgId: string, check: () => Promise<void>): Promise<string> {
+  const created = await ok(env, ["analyst", "create", "--org", orgId, "--email", " Compliance@Bank-A.example ", "--name", "Compliance Officer"], "npm");
+  await check();
+  expect(Object.keys(created).sort()).toEqual(["email", "id", "orgId", "password"]);
+  expect(created).toMatchObject({ id: expect.stringMatching(/^an_[0-9A-Z]{26}$/), orgId, email: "compliance@bank-a.example" });
+  expect((created.password as string).length).toBeGreaterThanOrEqual(20);
+  const signedIn = await consoleSignIn(port, "compliance@bank-a.example", created.password as string);
+  expect(signedIn.status).toBe(303);
+  expect(await consolePage(port, signedIn.cookie!)).toBe(200);
+
+  await fails(env, ["analyst", "create", "--org", orgId, "--email", "COMPLIANCE@bank-a.example"], 1, /already exists/);
+  await fails(env, ["analyst", "create", "--org", orgId, "--email", "not-an-email"], 1, /email: must be an email address/);
+  await fails(env, ["analyst", "create", "--org", "org_nope", "--email", "x@bank-a.example"], 1, /org not found/);
+  await fails(env, ["analyst", "create", "--org", orgId], 2, /--email is required/);
+  await fails(env, ["analyst", "disable", "--id", "an_nope"], 1, /analyst not found/);
+
+  const disabled = await ok(env, ["analyst", "disable", "--id", created.id as string]);
+  await check();
+  expect(Object.keys(disabled).sort()).toEqual(["disabledAt", "id"]);
+  expect(disabled.id).toBe(created.id);
+  expect(new Date(disabled.disabledAt as string).toISOString()).toBe(disabled.disabledAt);
+  expect(await consolePage(port, signedIn.cookie!)).toBe(303); // the session ended at once
+  expect((await consoleSignIn(port, "compliance@bank-a.example", created.password as string)).status).toBe(401);
+  return created.password as string;
+}
+
 /**
  * The whole README flow beside a running server: create org, key and customer with the CLI, and prove over
  * HTTP that the server sees each change at once. `check` runs after every CLI call (the PGlite lock test).
@@ -141,7 +191,8 @@ async function flowBesideServer(env: NodeJS.ProcessEnv, port: number, check: () 
   expect(gone.body).toMatchObject({ error: "missing or invalid Bearer" });
   // a key in a URL is refused, and (like every key) never reaches the server's log
   expect((await http(port, "GET", `/healthz?api_key=${live.key as string}`)).status).toBe(400);
-  return { orgId, liveKey: live.key as string };
+  const password = await analystFlow(env, port, orgId, check);
+  return { orgId, liveKey: live.key as string, password };
 }
 
 describe.runIf(testDbKind === "pglite")("admin CLI help", () => {
@@ -150,7 +201,7 @@ describe.runIf(testDbKind === "pglite")("admin CLI help", () => {
     const help = await cli(env, ["--help"]);
     expect(help).toMatchObject({ code: 0, stderr: "" });
     expect(help.stdout).toMatch(/^usage: npm run --silent admin -- <command>\n/);
-    for (const command of ["org create", "key create", "key revoke", "customer create", "audit show", "keys rewrap", "enrolments retemplate"]) {
+    for (const command of ["org create", "key create", "key revoke", "customer create", "audit show", "keys rewrap", "enrolments retemplate", "analyst create", "analyst disable"]) {
       expect(help.stdout).toContain(`  ${command} `);
     }
     await fails(env, [], 2, /^usage: /);
@@ -189,10 +240,11 @@ describe.runIf(testDbKind === "pglite")("admin CLI with the embedded database", 
       expect(holding(now)).toEqual(holding(JSON.parse(lockBefore) as Record<string, unknown>));
       expect(Date.parse(now.heartbeatAt as string)).toBeGreaterThan(Date.now() - 10_000); // and it is alive
     };
-    await flowBesideServer(env, port, check);
+    const { password } = await flowBesideServer(env, port, check);
     // the server ran each command itself (its log names the verb only)
     const commands = server.logs.filter((l) => l.msg === "admin command").map((l) => l.command);
-    expect(commands).toEqual(expect.arrayContaining(["org create", "key create", "customer create", "org set", "key revoke"]));
+    expect(commands).toEqual(expect.arrayContaining(["org create", "key create", "customer create", "org set", "key revoke", "analyst create", "analyst disable"]));
+    expect(JSON.stringify(server.logs)).not.toContain(password);
     expect(server.logs.length).toBeGreaterThan(5);
     expect(JSON.stringify(server.logs)).not.toMatch(/qe_sk_(sandbox|live)_[A-Z2-7]{32}/);
 
@@ -248,7 +300,8 @@ describe.runIf(testDbKind === "postgres")("admin CLI with PostgreSQL", () => {
       expect(server.alive()).toBe(true);
       await expect(stat(path.join(dataDir, "embedded-db.lock"))).rejects.toThrow(); // no embedded database involved
     };
-    await flowBesideServer(env, port, check);
+    const { password } = await flowBesideServer(env, port, check);
+    expect(JSON.stringify(server.logs)).not.toContain(password);
     // the CLI wrote to the database directly, not through the server
     expect(server.logs.filter((l) => l.msg === "admin command")).toEqual([]);
     expect(server.logs.length).toBeGreaterThan(5);

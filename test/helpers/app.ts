@@ -29,11 +29,13 @@ export interface Tenant {
 
 export const ALL_SCOPES = ["verifications:view", "customers:write", "customers:view"];
 
-export async function createTestContext(opts: { face?: FaceTemplater } = {}): Promise<TestContext> {
+export async function createTestContext(
+  opts: { face?: FaceTemplater; clock?: { now: () => Date; sleep: (ms: number) => Promise<unknown> }; secureCookies?: boolean } = {},
+): Promise<TestContext> {
   const db = await openTestDatabase();
   const sealer = createSealer([{ id: "test1", key: randomBytes(32) }]);
-  const services = createServices({ prisma: db.prisma, sealer, face: opts.face ?? faceEngineOff });
-  const app = await buildApp({ prisma: db.prisma, services, logLevel: process.env.TEST_LOG_LEVEL ?? "silent" });
+  const services = createServices({ prisma: db.prisma, sealer, face: opts.face ?? faceEngineOff, clock: opts.clock });
+  const app = await buildApp({ prisma: db.prisma, services, logLevel: process.env.TEST_LOG_LEVEL ?? "silent", secureCookies: opts.secureCookies });
   await app.ready();
 
   const ctx: TestContext = {

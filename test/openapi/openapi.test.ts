@@ -25,6 +25,21 @@ beforeAll(async () => {
 });
 afterAll(() => ctx.close());
 
+/** Every route of the router's tree ("├── /api/identity/attempts (GET, HEAD)", "│   └── /export (GET, HEAD)"). */
+function servedRoutes(): [string, string[]][] {
+  const out: [string, string[]][] = [];
+  const stack: string[] = [];
+  for (const line of ctx.app.printRoutes({ commonPrefix: false }).split("\n")) {
+    const m = /^((?:[│ ] {3})*)[├└]── (\S+)(?: \(([A-Z, ]+)\))?$/.exec(line);
+    if (!m) continue;
+    const depth = m[1]!.length / 4;
+    const route = `${depth ? stack[depth - 1] : ""}${m[2]}`;
+    stack[depth] = route;
+    if (m[3]) out.push([route, m[3].split(", ")]);
+  }
+  return out;
+}
+
 const doc = () => parse(readFileSync(FILE, "utf8")) as OpenAPIV3_1.Document;
 const METHODS = ["get", "post", "put", "patch", "delete"] as const;
 
@@ -38,14 +53,12 @@ describe("openapi.yaml", () => {
     for (const [p, item] of Object.entries(doc().paths!)) {
       for (const m of METHODS) if (item?.[m]) documented.add(`${m.toUpperCase()} ${p.replace(/\{(\w+)\}/g, ":$1")}`);
     }
-    // Top-level lines of the router's tree: "├── /api/customers (POST)"; the docs UI's own routes are not the API.
     const served = new Set<string>();
-    for (const line of ctx.app.printRoutes({ commonPrefix: false }).split("\n")) {
-      const m = /^[├└]── (\/\S*) \(([A-Z, ]+)\)$/.exec(line);
-      if (!m || m[1] === "/openapi.json" || m[1]!.startsWith("/docs")) continue;
-      for (const method of m[2]!.split(", ")) if (method !== "HEAD") served.add(`${method} ${m[1]}`);
+    for (const [route, methods] of servedRoutes()) {
+      if (route === "/openapi.json" || route.startsWith("/docs") || route.startsWith("/console")) continue;
+      for (const method of methods) if (method !== "HEAD") served.add(`${method} ${route}`);
     }
-    expect(served.size).toBeGreaterThanOrEqual(6);
+    expect(served.size).toBeGreaterThanOrEqual(7);
     expect([...documented].sort()).toEqual([...served].sort());
   });
 
@@ -109,6 +122,14 @@ describe("openapi.yaml", () => {
     expect(limited.headers["retry-after"]).toBeDefined();
     expect(ErrorResponse.safeParse(limited.json()).success).toBe(true);
     expect(limited.json()).toMatchObject({ error: "rate limit exceeded", bucket: "identity.nik.dukcapil", limit: 2 });
+    const csv = await ctx.app.inject({ method: "GET", url: "/api/identity/attempts/export", headers: bank.auth });
+    expect(csv.statusCode).toBe(200);
+    expect(csv.headers["content-type"]).toBe("text/csv; charset=utf-8");
+    expect(csv.headers["content-disposition"]).toMatch(/^attachment; filename="[^"]+\.csv"$/);
+    expect(doc().paths!["/api/identity/attempts/export"]!.get!.responses!["200"]).toMatchObject({
+      content: { "text/csv": expect.any(Object) },
+      headers: { "Content-Disposition": { $ref: "#/components/headers/Content-Disposition" } },
+    });
     const unauth = await ctx.app.inject({ method: "GET", url: "/api/identity/attempts" });
     expect(unauth.statusCode).toBe(401);
     expect(unauth.headers["x-request-id"]).toBeDefined();

@@ -1,5 +1,6 @@
 // The platform's default limit of every bucket (platform-conventions.md: GET 600/min, other writes 120/min,
-// identity.nik.dukcapil 30/min; face-match.md: identity.face.match the default for writes), as each route
+// identity.nik.dukcapil 30/min; face-match.md: identity.face.match the default for writes; compliance-console.md:
+// identity.attempts.export 10/min), as each route
 // announces it on its first response. A changed default is a changed contract: this fails.
 import { createId } from "@paralleldrive/cuid2";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -18,6 +19,7 @@ const ROUTES: { bucket: string; limit: number; method: "GET" | "POST"; url: stri
   { bucket: "customers.create", limit: 120, method: "POST", url: "/api/customers", body: {} },
   { bucket: "identity.kyc.read", limit: 600, method: "GET", url: `/api/identity/kyc/${createId()}` },
   { bucket: "identity.attempts.list", limit: 600, method: "GET", url: "/api/identity/attempts" },
+  { bucket: "identity.attempts.export", limit: 10, method: "GET", url: "/api/identity/attempts/export?method=face_match" },
 ];
 
 describe("default limits per bucket", () => {

@@ -60,13 +60,22 @@ const timestamp = z.preprocess(
   z.iso.datetime({ offset: true, message: "must be an ISO 8601 timestamp with a timezone, e.g. 2026-11-18T00:00:00Z" }),
 );
 
+/** The listing's filters, shared by the listing and the export. */
+const FILTERS = {
+  method: z.enum(VERIFICATION_METHODS).optional(),
+  status: z.enum(VERIFICATION_STATUSES).optional(),
+  customerId: z.string().regex(CUID_PATTERN, "must be a CUID").optional(),
+  from: timestamp.optional().describe("only attempts created at or after this instant"),
+  to: timestamp.optional().describe("only attempts created before this instant"),
+};
+
+function fromBeforeTo(q: { from?: string; to?: string }, ctx: z.RefinementCtx) {
+  if (q.from && q.to && Date.parse(q.from) >= Date.parse(q.to)) ctx.addIssue({ code: "custom", path: ["to"], message: "must be after from" });
+}
+
 export const AttemptsQuery = z
   .strictObject({
-    method: z.enum(VERIFICATION_METHODS).optional(),
-    status: z.enum(VERIFICATION_STATUSES).optional(),
-    customerId: z.string().regex(CUID_PATTERN, "must be a CUID").optional(),
-    from: timestamp.optional().describe("only attempts created at or after this instant"),
-    to: timestamp.optional().describe("only attempts created before this instant"),
+    ...FILTERS,
     page: wholeNumber(1, 1_000_000).optional().describe("1-based page number (OFFSET paging; prefer cursor for deep pages)"),
     limit: wholeNumber(1, ATTEMPTS_PAGE.maxLimit).optional().describe(`page size, default ${ATTEMPTS_PAGE.defaultLimit}`),
     cursor: z
@@ -83,7 +92,7 @@ export const AttemptsQuery = z
       .describe("meta.nextCursor of the previous page (keyset paging); send the same filters and limit"),
   })
   .superRefine((q, ctx) => {
-    if (q.from && q.to && Date.parse(q.from) >= Date.parse(q.to)) ctx.addIssue({ code: "custom", path: ["to"], message: "must be after from" });
+    fromBeforeTo(q, ctx);
     if (q.cursor && q.page !== undefined) ctx.addIssue({ code: "custom", path: ["page"], message: "cannot be combined with cursor" });
     else if (q.cursor && q.cursor.scope !== cursorScope(q)) {
       ctx.addIssue({ code: "custom", path: ["cursor"], message: "was made for other filters or another limit: send the same ones as the page it came from" });
@@ -115,3 +124,10 @@ export const AttemptsListResponse = z.object({
   }),
 });
 export type AttemptsList = z.infer<typeof AttemptsListResponse>;
+
+/** The export's query: the listing's filters, no paging (it returns every match). */
+export const AttemptsExportQuery = z.strictObject(FILTERS).superRefine(fromBeforeTo);
+export type AttemptsExportQueryInput = z.output<typeof AttemptsExportQuery>;
+
+/** The export's header row, exactly (the compliance console spec). */
+export const ATTEMPTS_CSV_HEADER = "id,customerId,method,status,score,reason,createdAt,apiKeyPrefix";

@@ -8,9 +8,19 @@
 // `meta.totalExact` is false.
 import type { PrismaClient } from "../../db/types.js";
 import { attemptsDal, type AttemptRow, type AttemptsFilter } from "./attempts-dal.js";
-import { ATTEMPTS_PAGE, cursorScope, encodeCursor, type AttemptsList, type AttemptsQueryInput, type AttemptItem } from "./attempts-schemas.js";
+import {
+  ATTEMPTS_PAGE,
+  cursorScope,
+  encodeCursor,
+  type AttemptItem,
+  type AttemptsExportQueryInput,
+  type AttemptsList,
+  type AttemptsQueryInput,
+} from "./attempts-schemas.js";
 
 export const EXACT_COUNT_CAP = 10_000;
+/** Rows per keyset page of the export (one query each; memory holds about one page). */
+export const EXPORT_PAGE_ROWS = 1_000;
 /** How far above the cap an estimate must be before it is trusted without counting (planner estimates can be off by a few x). */
 const ESTIMATE_MARGIN = 5;
 
@@ -27,7 +37,15 @@ function item(r: AttemptRow): AttemptItem {
   };
 }
 
-export function createAttemptsService({ prisma, exactCountCap = EXACT_COUNT_CAP }: { prisma: PrismaClient; exactCountCap?: number }) {
+export function createAttemptsService({
+  prisma,
+  exactCountCap = EXACT_COUNT_CAP,
+  exportPageRows = EXPORT_PAGE_ROWS,
+}: {
+  prisma: PrismaClient;
+  exactCountCap?: number;
+  exportPageRows?: number;
+}) {
   async function totalOf(filter: AttemptsFilter, atLeast: number): Promise<{ total: number; exact: boolean }> {
     const estimated = await attemptsDal.estimate(prisma, filter);
     if (estimated <= exactCountCap * ESTIMATE_MARGIN) {
@@ -71,6 +89,25 @@ export function createAttemptsService({ prisma, exactCountCap = EXACT_COUNT_CAP 
           nextCursor: hasMore && last ? encodeCursor({ createdAt: last.createdAt, id: last.id, page: page + 1, scope: cursorScope(q) }) : null,
         },
       };
+    },
+
+    /**
+     * Every attempt matching the filters, newest first, in pages walked by keyset on (created_at, id): each
+     * page costs what the first does, however deep, and rows written meanwhile (all newer than the first
+     * page) neither shift nor repeat a row. Stop iterating and no further query runs.
+     */
+    async *exportPages(orgId: string, q: AttemptsExportQueryInput): AsyncGenerator<AttemptRow[]> {
+      const filter: AttemptsFilter = { orgId, method: q.method, status: q.status, customerId: q.customerId, from: q.from, to: q.to };
+      let before: { createdAt: Date; id: string } | undefined;
+      for (;;) {
+        const rows = await attemptsDal.page(prisma, filter, { limit: exportPageRows, offset: 0, before });
+        const count = rows.length;
+        if (count === 0) return;
+        const last = rows[count - 1]!;
+        before = { createdAt: last.createdAt, id: last.id };
+        yield rows.splice(0, count); // handed over whole: this frame keeps no reference while the page is written
+        if (count < exportPageRows) return;
+      }
     },
   };
 }

@@ -8,6 +8,7 @@ export const RATE_LIMIT_BUCKETS = {
   "customers.create": 120,
   "identity.kyc.read": 600,
   "identity.attempts.list": 600,
+  "identity.attempts.export": 10,
 } as const;
 export type RateLimitBucket = keyof typeof RATE_LIMIT_BUCKETS;
 
