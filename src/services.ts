@@ -1,4 +1,6 @@
 // Wires the services once, for both the HTTP server and the admin CLI: each takes only what it uses.
+import { setTimeout as sleep } from "node:timers/promises";
+import type { TestHooks } from "./config.js";
 import type { PrismaClient } from "./db/types.js";
 import type { Sealer } from "./crypto/seal.js";
 import type { FaceTemplater } from "./face/engine.js";
@@ -9,18 +11,28 @@ import { createCustomersService } from "./modules/customers/customers-service.js
 import { createDukcapilService } from "./modules/dukcapil/dukcapil-service.js";
 import { createFaceMatchService } from "./modules/face-match/face-match-service.js";
 import { createEnrolmentsService } from "./modules/enrolments/enrolments-service.js";
+import { createErasureService, type ErasureServiceDeps } from "./modules/erasure/erasure-service.js";
 import { createIdempotencyService } from "./modules/idempotency/idempotency-service.js";
 import { createKycService } from "./modules/kyc/kyc-service.js";
 import { createOrgsService } from "./modules/orgs/orgs-service.js";
+import { createRetentionService } from "./modules/retention/retention-service.js";
 import { createRewrapService } from "./modules/rewrap/rewrap-service.js";
 
 export interface CoreDeps {
   prisma: PrismaClient;
   sealer: Sealer;
   face: FaceTemplater;
+  /** Fault-injection hooks of the tests that drive real processes (NODE_ENV=test only): see Config.testHooks. */
+  testHooks?: TestHooks;
 }
 
-export function createServices({ prisma, sealer, face }: CoreDeps) {
+function erasureHooks(hooks: TestHooks = {}): Pick<ErasureServiceDeps, "batchSize" | "afterBatch"> {
+  const pause = hooks.erasurePauseMs;
+  return { batchSize: hooks.erasureBatchSize, afterBatch: pause ? () => sleep(pause).then(() => undefined) : undefined };
+}
+
+export function createServices({ prisma, sealer, face, testHooks }: CoreDeps) {
+  const offset = testHooks?.retentionClockOffsetMs ?? 0;
   return {
     orgs: createOrgsService({ prisma }),
     apiKeys: createApiKeysService({ prisma }),
@@ -33,6 +45,8 @@ export function createServices({ prisma, sealer, face }: CoreDeps) {
     kyc: createKycService({ prisma }),
     attempts: createAttemptsService({ prisma }),
     audit: createAuditService({ prisma, sealer }),
+    erasure: createErasureService({ prisma, ...erasureHooks(testHooks) }),
+    retention: createRetentionService({ prisma, now: () => new Date(Date.now() + offset) }),
   };
 }
 export type Services = ReturnType<typeof createServices>;
