@@ -10,18 +10,7 @@ import { tierFromHistory, tierRank, type Tier } from "../../src/kyc/tier.js";
 import { enrolmentsDal, type EnrolmentSource } from "../../src/modules/enrolments/enrolments-dal.js";
 import { createTestContext, type Tenant, type TestContext } from "../helpers/app.js";
 import { b64, jpeg } from "../helpers/images.js";
-import { gradient, group } from "./photos.js";
-import sharp from "sharp";
-import { createRequire } from "node:module";
-import path from "node:path";
-const montage = path.join(path.dirname(createRequire(import.meta.url).resolve("@vladmandic/human")), "../assets/screenshot-facematch.jpg");
-const ROWS = [[283, 390], [395, 503], [507, 615], [620, 728], [732, 840], [845, 952]];
-async function evalPhoto(tile: string): Promise<Buffer> {
-  const [, r, c] = /^r(\d)c(\d\d)$/.exec(tile)!;
-  const [top, bottom] = ROWS[Number(r) - 1]!;
-  const t = await sharp(montage).extract({ left: Math.round((Number(c) - 1) * 106.5), top: top!, width: 106, height: bottom! - top! }).toBuffer();
-  return sharp({ create: { width: 256, height: 256, channels: 3, background: { r: 16, g: 16, b: 16 } } }).composite([{ input: t }]).jpeg({ quality: 92 }).toBuffer();
-}
+import { evalPhoto, gradient, group } from "./photos.js";
 
 const MATCH = "/api/identity/face/match";
 const INGEST = "/api/identity/nik/dukcapil";
