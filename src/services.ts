@@ -12,6 +12,7 @@ import { createDukcapilService } from "./modules/dukcapil/dukcapil-service.js";
 import { createFaceMatchService } from "./modules/face-match/face-match-service.js";
 import { createEnrolmentsService } from "./modules/enrolments/enrolments-service.js";
 import { createErasureService, type ErasureServiceDeps } from "./modules/erasure/erasure-service.js";
+import type { ErasureProgress } from "./modules/erasure/erasure-types.js";
 import { createIdempotencyService } from "./modules/idempotency/idempotency-service.js";
 import { createKycService } from "./modules/kyc/kyc-service.js";
 import { createOrgsService } from "./modules/orgs/orgs-service.js";
@@ -28,7 +29,13 @@ export interface CoreDeps {
 
 function erasureHooks(hooks: TestHooks = {}): Pick<ErasureServiceDeps, "batchSize" | "afterBatch"> {
   const pause = hooks.erasurePauseMs;
-  return { batchSize: hooks.erasureBatchSize, afterBatch: pause ? () => sleep(pause).then(() => undefined) : undefined };
+  if (pause === undefined) return { batchSize: hooks.erasureBatchSize };
+  // A line per committed batch on stderr (the fault test kills the process on it), then the pause.
+  const afterBatch = async (p: ErasureProgress) => {
+    process.stderr.write(`erasure batch committed: ${JSON.stringify(p)}\n`);
+    await sleep(pause);
+  };
+  return { batchSize: hooks.erasureBatchSize, afterBatch };
 }
 
 export function createServices({ prisma, sealer, face, testHooks }: CoreDeps) {

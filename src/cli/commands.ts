@@ -174,16 +174,7 @@ export async function runAdminCommand(services: Services, argv: string[]): Promi
       if (typeof v.reason !== "string" || v.reason.trim() === "") {
         throw new UsageError("--reason is required: every erasure is recorded with who, when and why");
       }
-      // Progress after each committed batch goes to stderr (run by a server for the CLI: the server's stderr).
-      return services.erasure.eraseCustomer({
-        customerId,
-        reason: v.reason,
-        actor: (v.actor as string | undefined) ?? defaultAuditActor(process.env),
-        onProgress: (p) =>
-          process.stderr.write(
-            `erase: ${p.customerId} batch ${p.batch}: ${p.erased.photos} photos, ${p.erased.templates} templates, ${p.erased.selfies} selfies, ${p.erased.raw} raw so far\n`,
-          ),
-      });
+      return services.erasure.eraseCustomer({ customerId, reason: v.reason, actor: (v.actor as string | undefined) ?? defaultAuditActor(process.env) });
     }
     case "erasure log": {
       const v = parse(rest, { customer: { type: "string" }, limit: { type: "string" } });

@@ -26,7 +26,7 @@ export interface ErasureServiceDeps {
   now?: () => Date;
   batchSize?: number;
   /** Test hook (fault tests only, never set in production): runs after each committed batch. */
-  afterBatch?: () => Promise<void>;
+  afterBatch?: (progress: ErasureProgress) => Promise<void>;
 }
 
 /** Who and why, trimmed and bounded (the erasure record keeps them for good). */
@@ -56,7 +56,7 @@ export function toRecordView(r: ErasureRecordRow): ErasureRecordView {
 
 export function createErasureService({ prisma, now = () => new Date(), batchSize = DEFAULT_ERASURE_BATCH, afterBatch }: ErasureServiceDeps) {
   return {
-    async eraseCustomer(input: { customerId: string; actor: string; reason: string; onProgress?: (p: ErasureProgress) => void }): Promise<CustomerErasure> {
+    async eraseCustomer(input: { customerId: string; actor: string; reason: string }): Promise<CustomerErasure> {
       const { actor, reason } = checkWhoAndWhy(input);
       const customer = await erasureDal.customer(prisma, input.customerId);
       if (!customer) throw new NotFoundError("customer");
@@ -65,8 +65,7 @@ export function createErasureService({ prisma, now = () => new Date(), batchSize
       let batch = 0;
       const committed = async () => {
         batch++;
-        input.onProgress?.({ customerId: customer.id, batch, erased: { ...erased } });
-        await afterBatch?.();
+        await afterBatch?.({ customerId: customer.id, batch, erased: { ...erased } });
       };
 
       // Enrolments under the customer's row lock, the lock verdicts and matches take: a match that chose a
