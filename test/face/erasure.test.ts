@@ -293,3 +293,15 @@ describe("a face match racing an erasure", () => {
     expect(await ctx.prisma.faceEnrolment.findUniqueOrThrow({ where: { id } })).toMatchObject({ photoSealed: null, templateSealed: null, fallbackStub: true });
   });
 });
+
+describe("maintenance after erasures", () => {
+  it("re-templating skips erased enrolments (no photo to make one from), and key rotation finds nothing erased to re-seal", async () => {
+    // the race above left an erased stub in this org, the only stub it has
+    expect(await ctx.prisma.faceEnrolment.count({ where: { orgId: bank.orgId, fallbackStub: true, erasedAt: { not: null } } })).toBeGreaterThan(0);
+    expect(await admin(["enrolments", "retemplate", "--org", bank.orgId, "--stubs-only"])).toMatchObject({ scanned: 0, templated: 0, complete: true });
+    const rewrap = (await admin(["keys", "rewrap"])) as { remaining: Record<string, number>; alreadyCurrent: Record<string, number> };
+    expect(rewrap.remaining).toEqual({ photos: 0, templates: 0, raw: 0, selfies: 0 });
+    expect(rewrap.alreadyCurrent.photos).toBe(await ctx.prisma.faceEnrolment.count({ where: { photoSealed: { not: null } } }));
+    expect(rewrap.alreadyCurrent.selfies).toBe(await ctx.prisma.faceMatchSelfie.count({ where: { selfieSealed: { not: null } } }));
+  });
+});
