@@ -123,6 +123,8 @@ async function flowBesideServer(env: NodeJS.ProcessEnv, port: number, check: () 
   await fails(env, ["customer", "create", "--org", orgId, "--external-ref", "cust-0001"], 1, /already exists/);
   await fails(env, ["customer", "create", "--org", orgId, "--external-ref", "3171012345678901"], 1, /externalRef: .*NIK/);
   await fails(env, ["key", "create", "--org", orgId, "--scopes", "verifications:view", "--env", "prod"], 2, /--env takes sandbox or live/);
+  await fails(env, ["key", "create", "--org", orgId, "--scopes", "verifications:view,everything"], 1, /invalid scope\(s\) everything/);
+  await fails(env, ["key", "create", "--org", orgId, "--scopes", "Customers:view"], 1, /invalid scope/);
   await fails(env, ["org", "set", "--org", orgId, "--limit", "identity.nik.nope=5"], 1, /unknown bucket/);
   await fails(env, ["org", "frobnicate"], 2, /usage/);
   await fails(env, ["key", "revoke", "--key-id", "key_nope"], 1, /API key not found/);
@@ -152,6 +154,18 @@ describe.runIf(testDbKind === "pglite")("admin CLI help", () => {
       expect(help.stdout).toContain(`  ${command} `);
     }
     await fails(env, [], 2, /^usage: /);
+  });
+
+  it("sealing-key generate prints exactly {entry}, a SEALING_KEYS entry of 32 random bytes, with no database or configuration", async () => {
+    const env = { PATH: process.env.PATH, DATA_DIR: "/nonexistent/never-created" };
+    const first = await ok(env, ["sealing-key", "generate"]);
+    expect(Object.keys(first)).toEqual(["entry"]);
+    expect(first.entry).toMatch(/^k\d{8}:[A-Za-z0-9+/]{43}=$/);
+    expect(Buffer.from((first.entry as string).split(":")[1]!, "base64")).toHaveLength(32);
+    const named = await ok(env, ["sealing-key", "generate", "--id", "k2"]);
+    expect(named.entry).toMatch(/^k2:[A-Za-z0-9+/]{43}=$/);
+    expect(named.entry).not.toBe(first.entry);
+    await fails(env, ["sealing-key", "generate", "--id", "bad id!"], 2, /--id/);
   });
 });
 

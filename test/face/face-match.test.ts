@@ -280,6 +280,30 @@ describe("refusals write nothing", () => {
     expect(theirs.json().error).toBe(unknown.json().error);
   });
 
+  it("tenancy, each half on its own: the pre-check refuses before any photo work; the locked query refuses a customer moved meanwhile", async () => {
+    const { customerId: theirs } = await customerWithReference(other, manA);
+    // pre-check: a photo the rules would refuse is not even looked at for another org's customer
+    await refused(() => match(bank, theirs, Buffer.from("not an image at all")), 404, "not_found");
+    // the lock: the customer stops being the caller's while the selfie is templated (after the pre-check)
+    let during = async () => {};
+    const racing = await createTestContext({ face: { ...engine, template: async (p, o) => (await during(), engine.template(p, o)) } });
+    try {
+      const mine = await racing.tenant();
+      const elsewhere = await racing.tenant();
+      const moved = await mine.customer();
+      expect((await mine.post(INGEST, { customerId: moved, valid: true, photo: b64(manA) })).statusCode).toBe(201);
+      during = async () => {
+        await racing.prisma.customer.update({ where: { id: moved }, data: { orgId: elsewhere.orgId } });
+      };
+      const res = await mine.post(MATCH, { customerId: moved, photo: b64(manB) });
+      expect(res.statusCode).toBe(404);
+      expect(await racing.prisma.verification.count({ where: { method: "face_match" } })).toBe(0);
+      expect(await racing.prisma.faceMatchSelfie.count()).toBe(0);
+    } finally {
+      await racing.close();
+    }
+  });
+
   it("409 no_face_reference: no enrolment at all, or none that yields a template", async () => {
     const bare = await bank.customer();
     await refused(() => match(bank, bare, manB), 409, "no_face_reference");

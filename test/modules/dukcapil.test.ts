@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { faceEngineOff } from "../../src/face/engine.js";
 import { createTestContext, type TestContext, type Tenant } from "../helpers/app.js";
 import { b64, jpeg, png } from "../helpers/images.js";
 import { newId } from "../../src/ids.js";
+import { customersDal } from "../../src/modules/customers/customers-dal.js";
 
 const URL = "/api/identity/nik/dukcapil";
 let ctx: TestContext;
@@ -103,6 +105,16 @@ describe("POST /api/identity/nik/dukcapil: verdicts", () => {
     expect((await ctx.prisma.customer.findUniqueOrThrow({ where: { id: customerId } })).kycTier).toBe("standard");
   });
 
+  it("never lowers a stored tier the history alone would not reach (tiers never drop automatically)", async () => {
+    // A customer made premium before this history existed (an earlier rule, a migration): a verified verdict
+    // makes them eligible for standard only, and must neither lower the stored tier nor write an event.
+    const customerId = await bank.customer();
+    await ctx.prisma.customer.update({ where: { id: customerId }, data: { kycTier: "premium" } });
+    expect((await bank.post(URL, { customerId, valid: true, photo })).statusCode).toBe(201);
+    expect((await ctx.prisma.customer.findUniqueOrThrow({ where: { id: customerId } })).kycTier).toBe("premium");
+    expect(await ctx.prisma.tierEvent.count({ where: { customerId } })).toBe(0);
+  });
+
   it("stores raw byte-for-byte as sent, sealed to its row", async () => {
     const customerId = await bank.customer();
     const rawText = '{ "nik":"3171012345678901", "score": 1.0, "nested": {"b":2,"a":[1,2e3]} , "unicode":"\\u00e9é"}';
@@ -147,6 +159,46 @@ describe("POST /api/identity/nik/dukcapil: refusals", () => {
       expect(res.json()).toMatchObject({ error: "customer not found" });
     }
     expect(await rowCounts()).toEqual(before);
+  });
+
+  it("another org's customer is refused before any photo work (the cheap tenancy pre-check, on its own)", async () => {
+    // Without the pre-check the locked query would still refuse, but only after the photo was decoded and
+    // inspected: a photo the rules refuse would then answer 400 instead of 404.
+    const other = await ctx.tenant();
+    const theirs = await other.customer();
+    const res = await bank.post(URL, { customerId: theirs, valid: true, photo: b64(Buffer.from("not an image at all")) });
+    expect(res.statusCode).toBe(404);
+    const mine = await bank.customer();
+    expect((await bank.post(URL, { customerId: mine, valid: true, photo: b64(Buffer.from("not an image at all")) })).statusCode).toBe(400);
+  });
+
+  it("the row-locking query checks tenancy on its own", async () => {
+    // The second half of the pair: even called with a customer that exists, another org's lock finds nothing.
+    const other = await ctx.tenant();
+    const theirs = await other.customer();
+    await ctx.prisma.$transaction(async (tx) => {
+      expect(await customersDal.lockInOrg(tx, bank.orgId, theirs)).toBeUndefined();
+      expect(await customersDal.lockInOrg(tx, other.orgId, theirs)).toMatchObject({ id: theirs, kycTier: "none" });
+    });
+    // and through the service: the pre-check passed, then (while the photo was being templated, before the
+    // transaction) the customer stopped being the caller's. Only the lock's own check can refuse now.
+    let during = async () => {};
+    const racing = await createTestContext({ face: { ...faceEngineOff, template: async (p, o) => (await during(), faceEngineOff.template(p, o)) } });
+    try {
+      const mine = await racing.tenant();
+      const elsewhere = await racing.tenant();
+      const moved = await mine.customer();
+      during = async () => {
+        await racing.prisma.customer.update({ where: { id: moved }, data: { orgId: elsewhere.orgId } });
+      };
+      const counts = async () => [await racing.prisma.verification.count(), await racing.prisma.faceEnrolment.count(), await racing.prisma.tierEvent.count()];
+      const before = await counts();
+      const res = await mine.post(URL, { customerId: moved, valid: true, photo });
+      expect(res.statusCode).toBe(404);
+      expect(await counts()).toEqual(before);
+    } finally {
+      await racing.close();
+    }
   });
 
   it("400 with field errors for a bad body", async () => {
