@@ -351,7 +351,7 @@ describe("admin customer erase, erasure log, org retention and retention sweep b
     const swept = await server.waitForLog((l) => l.msg === "retention sweep" && (l.rawErased as number) > 0, 20_000);
     expect(swept).toMatchObject({ rawErased: 1, selfiesErased: 0, complete: true, orgs: [{ orgId, rawErased: 1, selfiesErased: 0 }] });
     expect(await ok(cliEnv, ["erasure", "log", "--limit", "1"])).toMatchObject({
-      data: [{ orgId, customerId: null, actor: "retention", reason: "retention: raw envelopes older than 1 days", erased: { photos: 0, templates: 0, selfies: 0, raw: 1 } }],
+      data: [{ orgId, customerId: null, actor: "retention", reason: "retention: raw envelopes older than 1 day", erased: { photos: 0, templates: 0, selfies: 0, raw: 1 } }],
     });
     expect(((await http(port, "GET", `/api/identity/kyc/${neighbourId}`, key)).body.references as { erasedAt: string | null }[]).map((r) => r.erasedAt)).toEqual([null]); // photos are never swept
     const sweep = await ok(cliEnv, ["retention", "sweep", "--org", orgId]);

@@ -55,8 +55,9 @@ export interface RetentionServiceDeps {
   batchSize?: number;
 }
 
+const days = (n: number) => `${n} day${n === 1 ? "" : "s"}`;
 const windowsReason = (raw: number | null, selfies: number | null) =>
-  `retention: ${[raw !== null ? `raw envelopes older than ${raw} days` : null, selfies !== null ? `selfies older than ${selfies} days` : null]
+  `retention: ${[raw !== null ? `raw envelopes older than ${days(raw)}` : null, selfies !== null ? `selfies older than ${days(selfies)}` : null]
     .filter(Boolean)
     .join(", ")}`;
 
