@@ -5,6 +5,7 @@ import { timingSafeEqual, createHash } from "node:crypto";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { ERASURE_KINDS, ERASURE_TRIGGERS, type ErasureCounts, type ErasureTrigger } from "./modules/erasure/erasure-types.js";
 
 export interface PoolStats {
   total: number;
@@ -18,14 +19,13 @@ export interface MetricsSources {
   /** The PostgreSQL connection pool (absent for the embedded database, which has one in-process connection). */
   poolStats?: () => PoolStats;
   /** What every erasure on record removed, by trigger (read from the erasure log at scrape time). */
-  erasureTotals?: () => Promise<({ trigger: string } & Record<(typeof ERASED_KINDS)[number], number>)[]>;
+  erasureTotals?: () => Promise<({ trigger: ErasureTrigger } & ErasureCounts)[]>;
   /** Process metrics (CPU, memory, event-loop lag, GC): on for the server, off in tests. */
   processMetrics?: boolean;
 }
 
 const PING_TIMEOUT_MS = 1_000;
-const ERASED_KINDS = ["photos", "templates", "selfies", "raw"] as const;
-const ERASURE_TRIGGERS = ["request", "retention"] as const;
+
 
 export function createMetrics(sources: MetricsSources = {}) {
   const registry = new Registry();
@@ -100,7 +100,7 @@ export function createMetrics(sources: MetricsSources = {}) {
         if (!rows) return; // the database did not answer: no series rather than false zeros
         for (const trigger of ERASURE_TRIGGERS) {
           const row = rows.find((r) => r.trigger === trigger);
-          for (const kind of ERASED_KINDS) this.inc({ kind, trigger }, row?.[kind] ?? 0);
+          for (const kind of ERASURE_KINDS) this.inc({ kind, trigger }, row?.[kind] ?? 0);
         }
       },
     });
