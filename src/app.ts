@@ -88,7 +88,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(securityHeaders, { corsOrigins: opts.corsOrigins });
   await app.register(errorHandler);
   await app.register(metricsPlugin, {
-    metrics: opts.metrics ?? createMetrics({ pingDatabase: () => opts.prisma.$queryRaw`SELECT 1` }),
+    metrics:
+      opts.metrics ?? createMetrics({ pingDatabase: () => opts.prisma.$queryRaw`SELECT 1`, erasureTotals: () => opts.services.erasure.totals() }),
     dukcapil: opts.services.dukcapil,
     faceMatch: opts.services.faceMatch,
   });

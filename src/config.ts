@@ -53,6 +53,16 @@ const envSchema = z.object({
   FACE_ENGINE: z.enum(["human", "off"]).default("human"),
   FACE_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(3000),
   FACE_WORKERS: z.coerce.number().int().min(1).max(16).default(1),
+  // The background retention sweep (README "Erasure and retention"): seconds between runs, or off.
+  RETENTION_SWEEP_INTERVAL_SECONDS: optionalString.transform((v, ctx) => {
+    if (v === undefined) return 3600;
+    if (v === "off") return null;
+    if (!/^\d{1,5}$/.test(v) || Number(v) < 1 || Number(v) > 86_400) {
+      ctx.addIssue({ code: "custom", message: "must be a whole number of seconds from 1 to 86400, or off" });
+      return z.NEVER;
+    }
+    return Number(v);
+  }),
   // Browser origins allowed to call the API (CORS); unset: no CORS at all (see SECURITY.md).
   CORS_ORIGINS: optionalString.transform((v, ctx) => {
     if (v === undefined) return undefined;
@@ -87,6 +97,24 @@ export interface FaceConfig {
   workers: number;
 }
 
+/**
+ * Fault-injection hooks for the tests that drive real processes (test/faults, test/cli). Read only when
+ * NODE_ENV=test, never otherwise; not configuration, so not in CONFIG_VARIABLES.
+ */
+export interface TestHooks {
+  /** TEST_ERASURE_BATCH_SIZE: rows per erasure batch (default 50). */
+  erasureBatchSize?: number;
+  /** TEST_ERASURE_PAUSE_MS: a pause after each committed erasure batch, so a test can kill the process between two. */
+  erasurePauseMs?: number;
+  /** TEST_RETENTION_CLOCK_OFFSET_MS: the retention sweep's clock runs this far ahead. */
+  retentionClockOffsetMs?: number;
+}
+
+function testHooks(env: NodeJS.ProcessEnv): TestHooks {
+  const n = (name: string) => (env[name]?.trim() && /^\d+$/.test(env[name]!.trim()) ? Number(env[name]) : undefined);
+  return { erasureBatchSize: n("TEST_ERASURE_BATCH_SIZE") || undefined, erasurePauseMs: n("TEST_ERASURE_PAUSE_MS"), retentionClockOffsetMs: n("TEST_RETENTION_CLOCK_OFFSET_MS") };
+}
+
 export interface Config {
   env: "development" | "test" | "production";
   host: string;
@@ -103,6 +131,10 @@ export interface Config {
   /** Absent when METRICS_PORT is unset or off. */
   metrics?: MetricsConfig;
   face: FaceConfig;
+  /** Seconds between background retention sweeps; null: off (run `admin retention sweep` yourself). */
+  retentionSweepIntervalSeconds: number | null;
+  /** Only with NODE_ENV=test (empty otherwise). */
+  testHooks: TestHooks;
   /** Allowed but worth an operator's attention; the server logs each at start. */
   warnings: string[];
 }
@@ -186,6 +218,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     corsOrigins: e.CORS_ORIGINS,
     metrics: metricsOn ? { host: e.METRICS_HOST, port: e.METRICS_PORT as number, token: e.METRICS_TOKEN } : undefined,
     face: { engine: e.FACE_ENGINE, timeoutMs: e.FACE_TIMEOUT_MS, workers: e.FACE_WORKERS },
+    retentionSweepIntervalSeconds: e.RETENTION_SWEEP_INTERVAL_SECONDS,
+    testHooks: e.NODE_ENV === "test" ? testHooks(env) : {},
     warnings,
   };
 }

@@ -60,6 +60,13 @@ export class ConflictError extends AppError {
   }
 }
 
+/** The content existed and was erased (README "Erasure and retention"). */
+export class GoneError extends AppError {
+  constructor(message: string, code = "gone") {
+    super(410, message, code);
+  }
+}
+
 export class PayloadTooLargeError extends AppError {
   constructor(message: string) {
     super(413, message, "payload_too_large");

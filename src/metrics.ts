@@ -5,6 +5,7 @@ import { timingSafeEqual, createHash } from "node:crypto";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { ERASURE_KINDS, ERASURE_TRIGGERS, type ErasureCounts, type ErasureTrigger } from "./modules/erasure/erasure-types.js";
 
 export interface PoolStats {
   total: number;
@@ -17,11 +18,14 @@ export interface MetricsSources {
   pingDatabase?: () => Promise<unknown>;
   /** The PostgreSQL connection pool (absent for the embedded database, which has one in-process connection). */
   poolStats?: () => PoolStats;
+  /** What every erasure on record removed, by trigger (read from the erasure log at scrape time). */
+  erasureTotals?: () => Promise<({ trigger: ErasureTrigger } & ErasureCounts)[]>;
   /** Process metrics (CPU, memory, event-loop lag, GC): on for the server, off in tests. */
   processMetrics?: boolean;
 }
 
 const PING_TIMEOUT_MS = 1_000;
+
 
 export function createMetrics(sources: MetricsSources = {}) {
   const registry = new Registry();
@@ -83,6 +87,24 @@ export function createMetrics(sources: MetricsSources = {}) {
       if (s !== undefined) this.set(s);
     },
   });
+  if (sources.erasureTotals) {
+    const totals = sources.erasureTotals;
+    new Counter({
+      name: "identity_erased_total",
+      help: "Sealed items erased, by kind (photos, templates, selfies, raw) and trigger (request: admin customer erase; retention: the sweep). Read from the erasure log at scrape time: the same total on every replica",
+      labelNames: ["kind", "trigger"] as const,
+      registers: [registry],
+      async collect() {
+        const rows = await withTimeout(totals()).catch(() => undefined);
+        this.reset();
+        if (!rows) return; // the database did not answer: no series rather than false zeros
+        for (const trigger of ERASURE_TRIGGERS) {
+          const row = rows.find((r) => r.trigger === trigger);
+          for (const kind of ERASURE_KINDS) this.inc({ kind, trigger }, row?.[kind] ?? 0);
+        }
+      },
+    });
+  }
   if (sources.poolStats) {
     const stats = sources.poolStats;
     new Gauge({
@@ -102,6 +124,20 @@ export function createMetrics(sources: MetricsSources = {}) {
   return { registry, httpRequests, httpDuration, verdicts, enrolments, faceMatches, rateLimited };
 }
 export type Metrics = ReturnType<typeof createMetrics>;
+
+async function withTimeout<T>(p: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      p,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error("timed out")), PING_TIMEOUT_MS);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 async function pingSeconds(ping: (() => Promise<unknown>) | undefined): Promise<number | undefined> {
   if (!ping) return undefined;

@@ -9,6 +9,7 @@ import { ConfigError, loadConfig, type Config } from "./config.js";
 import { loggerOptions } from "./logging.js";
 import { createMetrics, startMetricsServer } from "./metrics.js";
 import { acquireDataDirLock, STALE_MS, type DataDirLock } from "./runtime/data-dir-lock.js";
+import { startRetentionSweeper } from "./modules/retention/retention-sweeper.js";
 import { openRuntime } from "./runtime/open.js";
 
 // V8 lets its old generation grow to a few times the live heap before a full collection, so a sustained
@@ -55,6 +56,7 @@ async function main() {
   const metrics = createMetrics({
     pingDatabase: () => runtime.db.prisma.$queryRaw`SELECT 1`,
     poolStats: runtime.db.poolStats,
+    erasureTotals: () => runtime.services.erasure.totals(),
     processMetrics: true,
   });
   const app = await buildApp({
@@ -92,6 +94,10 @@ async function main() {
     runtime.services.apiKeys.flushLastUsed().catch((err: unknown) => log.warn({ err }, "could not write API key last-used times"));
   }, LAST_USED_FLUSH_MS);
   flushTimer.unref();
+  const sweeper =
+    config.retentionSweepIntervalSeconds === null
+      ? undefined
+      : startRetentionSweeper({ retention: runtime.services.retention, intervalMs: config.retentionSweepIntervalSeconds * 1000, log });
 
   log.info(
     {
@@ -99,6 +105,7 @@ async function main() {
       metrics: metricsServer ? `http://${config.metrics!.host}:${metricsServer.port}/metrics` : "off",
       database: runtime.db.kind,
       env: config.env,
+      retentionSweep: config.retentionSweepIntervalSeconds === null ? "off" : `every ${config.retentionSweepIntervalSeconds} s`,
     },
     "service ready",
   );
@@ -116,6 +123,7 @@ async function main() {
     try {
       clearInterval(flushTimer);
       await app.close(); // stops accepting, waits for in-flight requests
+      await sweeper?.stop(); // after the batch in flight
       await metricsServer?.close();
       await admin?.close();
       await runtime.close();

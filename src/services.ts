@@ -1,4 +1,6 @@
 // Wires the services once, for both the HTTP server and the admin CLI: each takes only what it uses.
+import { setTimeout as sleep } from "node:timers/promises";
+import type { TestHooks } from "./config.js";
 import type { PrismaClient } from "./db/types.js";
 import type { Sealer } from "./crypto/seal.js";
 import type { FaceTemplater } from "./face/engine.js";
@@ -11,9 +13,12 @@ import { createCustomersService } from "./modules/customers/customers-service.js
 import { createDukcapilService } from "./modules/dukcapil/dukcapil-service.js";
 import { createFaceMatchService } from "./modules/face-match/face-match-service.js";
 import { createEnrolmentsService } from "./modules/enrolments/enrolments-service.js";
+import { createErasureService, type ErasureServiceDeps } from "./modules/erasure/erasure-service.js";
+import type { ErasureProgress } from "./modules/erasure/erasure-types.js";
 import { createIdempotencyService } from "./modules/idempotency/idempotency-service.js";
 import { createKycService } from "./modules/kyc/kyc-service.js";
 import { createOrgsService } from "./modules/orgs/orgs-service.js";
+import { createRetentionService } from "./modules/retention/retention-service.js";
 import { createRewrapService } from "./modules/rewrap/rewrap-service.js";
 
 export interface CoreDeps {
@@ -22,9 +27,23 @@ export interface CoreDeps {
   face: FaceTemplater;
   /** The console's clock and how it waits (sessions expire, sign-ins are slowed); tests control both. */
   clock?: { now: () => Date; sleep: (ms: number) => Promise<unknown> };
+  /** Fault-injection hooks of the tests that drive real processes (NODE_ENV=test only): see Config.testHooks. */
+  testHooks?: TestHooks;
 }
 
-export function createServices({ prisma, sealer, face, clock }: CoreDeps) {
+function erasureHooks(hooks: TestHooks = {}): Pick<ErasureServiceDeps, "batchSize" | "afterBatch"> {
+  const pause = hooks.erasurePauseMs;
+  if (pause === undefined) return { batchSize: hooks.erasureBatchSize };
+  // A line per committed batch on stderr (the fault test kills the process on it), then the pause.
+  const afterBatch = async (p: ErasureProgress) => {
+    process.stderr.write(`erasure batch committed: ${JSON.stringify(p)}\n`);
+    await sleep(pause);
+  };
+  return { batchSize: hooks.erasureBatchSize, afterBatch };
+}
+
+export function createServices({ prisma, sealer, face, clock, testHooks }: CoreDeps) {
+  const offset = testHooks?.retentionClockOffsetMs ?? 0;
   return {
     orgs: createOrgsService({ prisma }),
     apiKeys: createApiKeysService({ prisma }),
@@ -39,6 +58,8 @@ export function createServices({ prisma, sealer, face, clock }: CoreDeps) {
     audit: createAuditService({ prisma, sealer }),
     analysts: createAnalystsService({ prisma, now: clock?.now }),
     consoleSessions: createConsoleSessionsService({ prisma, sealer, now: clock?.now, sleep: clock?.sleep }),
+    erasure: createErasureService({ prisma, ...erasureHooks(testHooks) }),
+    retention: createRetentionService({ prisma, now: () => new Date(Date.now() + offset) }),
   };
 }
 export type Services = ReturnType<typeof createServices>;

@@ -82,7 +82,7 @@ export async function startAdminSocket(
 
 // Batch commands run as long as the data takes (minutes for a large retemplate or rewrap) and answer only at
 // the end: no idle timeout for them. A server that dies closes the socket, which still ends the wait.
-const BATCH_COMMANDS = new Set(["enrolments retemplate", "keys rewrap"]);
+const BATCH_COMMANDS = new Set(["enrolments retemplate", "keys rewrap", "customer erase", "retention sweep"]);
 
 export function callAdminSocket(socketPath: string, argv: string[], timeoutMs = 30_000): Promise<AdminReply> {
   return new Promise((resolve, reject) => {

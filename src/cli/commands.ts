@@ -6,15 +6,20 @@ import { FACE_MATCH_THRESHOLD_RANGE } from "../face/match-policy.js";
 import type { Services } from "../services.js";
 import type { KeyEnv } from "../modules/api-keys/api-keys-types.js";
 import { ExternalRef } from "../modules/customers/customers-schemas.js";
+import { RETENTION_DAYS_RANGE } from "../modules/retention/retention-service.js";
 
 export const USAGE = `usage: npm run --silent admin -- <command>
   org create --name <name> [--dukcapil]
   org set --org <orgId> [--dukcapil on|off] [--limit <bucket>=<perMinute>]... [--face-match-threshold <0-100|default>]
+          [--retain-raw-days <n|off>] [--retain-selfies-days <n|off>]
   key create --org <orgId> --scopes <s1,s2,...> [--env sandbox|live] [--name <label>] [--expires-in-days <n>]
   key revoke --key-id <id>
   customer create --org <orgId> [--external-ref <ref>]
   analyst create --org <orgId> --email <email> [--name <name>]
   analyst disable --id <analystId>
+  customer erase --customer <customerId> --reason "<why>" [--actor <name>]
+  erasure log [--customer <customerId>] [--limit <n>]
+  retention sweep [--org <orgId>]
   sealing-key generate [--id <keyId>]
   keys rewrap [--batch-size <n>]
   enrolments retemplate [--org <orgId>] [--stubs-only] [--after <enrolmentId>] [--limit <n>]
@@ -30,12 +35,15 @@ export class VerbatimJson {
 
 const defaultAuditActor = (env: NodeJS.ProcessEnv) => env.USER?.trim() || "unknown";
 
+/** Commands that record who ran them (`--actor`, by default the OS user running the CLI). */
+const RECORDS_ACTOR = new Set(["audit show", "customer erase"]);
+
 /**
- * `audit show` without --actor records the OS user running the CLI. Resolved here, on the CLI's side, before
- * the command may be handed to a running server (whose $USER is the service account).
+ * `audit show` and `customer erase` without --actor record the OS user running the CLI. Resolved here, on the
+ * CLI's side, before the command may be handed to a running server (whose $USER is the service account).
  */
 export function withDefaultAuditActor(argv: string[], env: NodeJS.ProcessEnv = process.env): string[] {
-  if (argv[0] !== "audit" || argv[1] !== "show") return argv;
+  if (!RECORDS_ACTOR.has(`${argv[0]} ${argv[1]}`)) return argv;
   if (argv.some((a) => a === "--actor" || a.startsWith("--actor="))) return argv;
   return [...argv, "--actor", defaultAuditActor(env)];
 }
@@ -54,6 +62,23 @@ function required(values: Record<string, unknown>, name: string): string {
   const v = values[name];
   if (typeof v !== "string" || v.trim() === "") throw new UsageError(`--${name} is required`);
   return v;
+}
+
+/** `--retain-*-days <n|off>`: a retention window in whole days, or off (null: kept until erased). */
+function retentionDays(v: unknown, flag: string): number | null | undefined {
+  if (v === undefined) return undefined;
+  if (v === "off") return null;
+  const { min, max } = RETENTION_DAYS_RANGE;
+  if (typeof v !== "string" || !/^\d{1,5}$/.test(v) || Number(v) < min || Number(v) > max) {
+    throw new UsageError(`--${flag} takes a whole number of days from ${min} to ${max}, or off`);
+  }
+  return Number(v);
+}
+
+function listLimit(v: unknown): number | undefined {
+  if (v === undefined) return undefined;
+  if (!/^\d+$/.test(String(v))) throw new UsageError("--limit takes a whole number");
+  return Number(v);
 }
 
 function onOff(v: unknown, flag: string): boolean | undefined {
@@ -89,6 +114,8 @@ export async function runAdminCommand(services: Services, argv: string[]): Promi
         dukcapil: { type: "string" },
         limit: { type: "string", multiple: true },
         "face-match-threshold": { type: "string" },
+        "retain-raw-days": { type: "string" },
+        "retain-selfies-days": { type: "string" },
       });
       const limits: Record<string, number> = {};
       for (const spec of (v.limit as string[] | undefined) ?? []) {
@@ -100,6 +127,8 @@ export async function runAdminCommand(services: Services, argv: string[]): Promi
         dukcapilEnabled: onOff(v.dukcapil, "dukcapil"),
         limits,
         faceMatchThreshold: faceMatchThreshold(v["face-match-threshold"]),
+        retainRawDays: retentionDays(v["retain-raw-days"], "retain-raw-days"),
+        retainSelfiesDays: retentionDays(v["retain-selfies-days"], "retain-selfies-days"),
       });
     }
     case "key create": {
@@ -150,6 +179,24 @@ export async function runAdminCommand(services: Services, argv: string[]): Promi
       const v = parse(rest, { id: { type: "string" } });
       return services.analysts.disable(required(v, "id"));
     }
+    case "customer erase": {
+      const v = parse(rest, { customer: { type: "string" }, reason: { type: "string" }, actor: { type: "string" } });
+      const customerId = required(v, "customer");
+      if (typeof v.reason !== "string" || v.reason.trim() === "") {
+        throw new UsageError("--reason is required: every erasure is recorded with who, when and why");
+      }
+      return services.erasure.eraseCustomer({ customerId, reason: v.reason, actor: (v.actor as string | undefined) ?? defaultAuditActor(process.env) });
+    }
+    case "erasure log": {
+      const v = parse(rest, { customer: { type: "string" }, limit: { type: "string" } });
+      return services.erasure.log({ customerId: v.customer as string | undefined, limit: listLimit(v.limit) });
+    }
+    case "retention sweep": {
+      const v = parse(rest, { org: { type: "string" } });
+      // The same work as the service's background sweep, now; waits a while for one running elsewhere.
+      const { erased, complete } = await services.retention.sweep({ orgId: v.org as string | undefined, waitForLeaseMs: 20_000 });
+      return { erased, complete };
+    }
     case "enrolments retemplate": {
       const v = parse(rest, { org: { type: "string" }, "stubs-only": { type: "boolean" }, after: { type: "string" }, limit: { type: "string" } });
       if (v.limit !== undefined && !/^[1-9]\d*$/.test(String(v.limit))) throw new UsageError("--limit takes a whole number >= 1");
@@ -178,12 +225,7 @@ export async function runAdminCommand(services: Services, argv: string[]): Promi
     }
     case "audit log": {
       const v = parse(rest, { verification: { type: "string" }, limit: { type: "string" } });
-      let limit: number | undefined;
-      if (v.limit !== undefined) {
-        limit = Number(v.limit);
-        if (!/^\d+$/.test(String(v.limit))) throw new UsageError("--limit takes a whole number");
-      }
-      return services.audit.log({ verificationId: v.verification as string | undefined, limit });
+      return services.audit.log({ verificationId: v.verification as string | undefined, limit: listLimit(v.limit) });
     }
     case "keys rewrap": {
       // Re-seals every stored envelope not under the active (first) key of SEALING_KEYS; safe to re-run.

@@ -149,6 +149,27 @@ export const EXAMPLES: Record<
               model: HUMAN_MODEL_ID,
               createdAt: NOW,
               supersededAt: null,
+              erasedAt: null,
+            },
+          ],
+        },
+        erased: {
+          customer: { id: CUSTOMER_ID, kycLevel: "standard", kycLastVerifiedAt: "2026-11-24T08:00:00.000Z" },
+          eligible: "standard",
+          verifications: [
+            { id: "ver_01HXY7Q8Z9A0B1C2D3E4F5G6H7", method: "nik_dukcapil", status: "verified", score: 100, reason: null, createdAt: "2026-11-24T08:00:00.000Z" },
+          ],
+          history: [{ id: "kte_01HXY7Q8Z9A0B1C2D3E4F5G6HA", fromTier: "none", toTier: "standard", reason: "nik_dukcapil verified: tier standard", createdAt: "2026-11-24T08:00:00.000Z" }],
+          references: [
+            {
+              id: "fe_01HXY7Q8Z9A0B1C2D3E4F5G6H8",
+              source: "dukcapil",
+              fallbackStub: false,
+              fallbackCause: null,
+              model: HUMAN_MODEL_ID,
+              createdAt: "2026-11-24T08:00:00.000Z",
+              supersededAt: null,
+              erasedAt: NOW,
             },
           ],
         },

@@ -82,7 +82,7 @@ export async function openRuntime(config: Config, log: Logger, opts: RuntimeOpti
     throw err;
   }
   const face = openFaceEngine(config, log, opts.face ?? "start");
-  const services = createServices({ prisma: db.prisma, sealer, face });
+  const services = createServices({ prisma: db.prisma, sealer, face, testHooks: config.testHooks });
   return {
     db,
     sealer,

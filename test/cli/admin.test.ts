@@ -201,7 +201,7 @@ describe.runIf(testDbKind === "pglite")("admin CLI help", () => {
     const help = await cli(env, ["--help"]);
     expect(help).toMatchObject({ code: 0, stderr: "" });
     expect(help.stdout).toMatch(/^usage: npm run --silent admin -- <command>\n/);
-    for (const command of ["org create", "key create", "key revoke", "customer create", "audit show", "keys rewrap", "enrolments retemplate", "analyst create", "analyst disable"]) {
+    for (const command of ["org create", "key create", "key revoke", "customer create", "customer erase", "erasure log", "retention sweep", "audit show", "keys rewrap", "enrolments retemplate", "analyst create", "analyst disable"]) {
       expect(help.stdout).toContain(`  ${command} `);
     }
     await fails(env, [], 2, /^usage: /);
@@ -306,6 +306,118 @@ describe.runIf(testDbKind === "postgres")("admin CLI with PostgreSQL", () => {
     expect(server.logs.filter((l) => l.msg === "admin command")).toEqual([]);
     expect(server.logs.length).toBeGreaterThan(5);
     expect(JSON.stringify(server.logs)).not.toMatch(/qe_sk_(sandbox|live)_[A-Z2-7]{32}/);
+    expect((await stopServer(server)).code).toBe(0);
+  }, 240_000);
+});
+
+// ------------------------------------------------------------------------------ erasure and retention
+
+/** A fresh PostgreSQL database for one server (dropped by cleanupAll). */
+async function freshPgDatabase(prefix: string): Promise<string> {
+  const base = process.env.TEST_DATABASE_URL!;
+  const name = `qe_test_${prefix}_${process.pid}_${randomBytes(3).toString("hex")}`;
+  const c = new pg.Client({ connectionString: base });
+  await c.connect();
+  await c.query(`CREATE DATABASE ${name}`);
+  await c.end();
+  onCleanup(async () => {
+    const d = new pg.Client({ connectionString: base });
+    await d.connect();
+    await d.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await d.end();
+  });
+  const u = new URL(base);
+  u.pathname = `/${name}`;
+  return u.toString();
+}
+
+const verdictWithRaw = (port: number, key: string, customerId: string, raw: string) =>
+  http(port, "POST", "/api/identity/nik/dukcapil", key, { customerId, valid: true, photo: PHOTO_B64, raw: JSON.parse(raw) });
+let PHOTO_B64 = "";
+
+describe("admin customer erase, erasure log, org retention and retention sweep beside a live server", () => {
+  it(`${testDbKind}: every command works beside the server, which shows each erasure at once; its background sweep erases past-window raw`, async () => {
+    const { jpeg, b64 } = await import("../helpers/images.js");
+    PHOTO_B64 = b64(await jpeg(200, 240));
+    const dataDir = await tempDir("cli-erasure");
+    const port = await freePort();
+    const databaseUrl = testDbKind === "postgres" ? await freshPgDatabase("cli_erasure") : undefined;
+    const env: NodeJS.ProcessEnv = {
+      ...serviceEnv({ port, dataDir, databaseUrl, sealingKeys: newSealingKeys() }),
+      // the sweep every second, on a clock two days ahead (a test hook honoured with NODE_ENV=test only)
+      NODE_ENV: "test",
+      RETENTION_SWEEP_INTERVAL_SECONDS: "1",
+      TEST_RETENTION_CLOCK_OFFSET_MS: String(2 * 86_400_000),
+      USER: "svc-account",
+    };
+    const server = await startServer(env, 60_000);
+    const cliEnv = { ...env, USER: "dpo.cli" }; // the operator running the CLI, not the service's account
+
+    const org = await ok(cliEnv, ["org", "create", "--name", "Erasure Bank", "--dukcapil"]);
+    const orgId = org.id as string;
+    const key = (await ok(cliEnv, ["key", "create", "--org", orgId, "--scopes", "verifications:view,customers:write,customers:view"])).key as string;
+    const customerId = (await ok(cliEnv, ["customer", "create", "--org", orgId])).id as string;
+    const neighbourId = (await ok(cliEnv, ["customer", "create", "--org", orgId])).id as string;
+    const v1 = await verdictWithRaw(port, key, customerId, '{"nik":"3171","case":1}');
+    expect(v1.status, JSON.stringify(v1.body)).toBe(201);
+    expect((await verdictWithRaw(port, key, customerId, '{"nik":"3171","case":2}')).status).toBe(201);
+    expect((await verdictWithRaw(port, key, neighbourId, '{"nik":"3171","case":3}')).status).toBe(201);
+    const rawId = (v1.body.verification as { id: string }).id;
+
+    // refusals erase nothing: no reason (usage, 2), unknown customer (1)
+    await fails(cliEnv, ["customer", "erase", "--customer", customerId], 2, /--reason is required/);
+    await fails(cliEnv, ["customer", "erase", "--customer", "cnotacustomer00000000000000", "--reason", "x"], 1, /customer not found/);
+    await fails(cliEnv, ["erasure", "log", "--limit", "lots"], 2, /--limit takes a whole number/);
+    await fails(cliEnv, ["erasure", "log", "--limit", "0"], 1, /limit: must be a whole number from 1/);
+    expect(await ok(cliEnv, ["erasure", "log"])).toEqual({ data: [], truncated: false });
+
+    const erased = await ok(cliEnv, ["customer", "erase", "--customer", customerId, "--reason", "data subject request 4711"]);
+    expect(Object.keys(erased).sort()).toEqual(["customerId", "erased", "erasedAt"]);
+    expect(erased).toEqual({ customerId, erasedAt: expect.any(String), erased: { photos: 2, templates: 0, selfies: 0, raw: 2 } }); // FACE_ENGINE=off: stubs, no templates
+    expect((await ok(cliEnv, ["customer", "erase", "--customer", customerId, "--reason", "again", "--actor", "ops.second"])).erased).toEqual({ photos: 0, templates: 0, selfies: 0, raw: 0 });
+
+    const log = await ok(cliEnv, ["erasure", "log", "--customer", customerId]);
+    expect(log).toEqual({
+      data: [
+        { id: expect.stringMatching(/^era_/), orgId, customerId, actor: "ops.second", reason: "again", createdAt: expect.any(String), erased: { photos: 0, templates: 0, selfies: 0, raw: 0 } },
+        // --actor defaults to the OS user running the CLI, resolved before the command reaches the server
+        { id: expect.stringMatching(/^era_/), orgId, customerId, actor: "dpo.cli", reason: "data subject request 4711", createdAt: erased.erasedAt, erased: erased.erased },
+      ],
+      truncated: false,
+    });
+    expect(await ok(cliEnv, ["erasure", "log", "--limit", "1"])).toMatchObject({ data: [{ reason: "again" }], truncated: true });
+
+    // the server shows it at once: KYC references, audit show
+    const detail = await http(port, "GET", `/api/identity/kyc/${customerId}`, key);
+    expect(detail.status).toBe(200);
+    expect((detail.body.references as { erasedAt: string }[]).map((r) => r.erasedAt)).toEqual([erased.erasedAt, erased.erasedAt]);
+    expect(detail.body.verifications as unknown[]).toHaveLength(2);
+    await fails(cliEnv, ["audit", "show", "--verification", rawId, "--reason", "dispute"], 1, new RegExp(`raw envelope of verification ${rawId} was erased at ${erased.erasedAt as string}`));
+    expect(((await ok(cliEnv, ["audit", "log", "--verification", rawId])).data as { actor: string }[]).map((a) => a.actor)).toEqual(["dpo.cli"]);
+    const neighbourRefs = (await http(port, "GET", `/api/identity/kyc/${neighbourId}`, key)).body.references as { erasedAt: string | null }[];
+    expect(neighbourRefs.map((r) => r.erasedAt)).toEqual([null]);
+
+    // retention: the org JSON shows the windows; the server's own sweep erases what is past them
+    await fails(cliEnv, ["org", "set", "--org", orgId, "--retain-raw-days", "0"], 2, /--retain-raw-days takes a whole number of days from 1 to 3650, or off/);
+    const set = await ok(cliEnv, ["org", "set", "--org", orgId, "--retain-raw-days", "1", "--retain-selfies-days", "off"]);
+    expect(set).toMatchObject({ id: orgId, retainRawDays: 1, retainSelfiesDays: null });
+    const swept = await server.waitForLog((l) => l.msg === "retention sweep" && (l.rawErased as number) > 0, 20_000);
+    expect(swept).toMatchObject({ rawErased: 1, selfiesErased: 0, complete: true, orgs: [{ orgId, rawErased: 1, selfiesErased: 0 }] });
+    expect(await ok(cliEnv, ["erasure", "log", "--limit", "1"])).toMatchObject({
+      data: [{ orgId, customerId: null, actor: "retention", reason: "retention: raw envelopes older than 1 day", erased: { photos: 0, templates: 0, selfies: 0, raw: 1 } }],
+    });
+    expect(((await http(port, "GET", `/api/identity/kyc/${neighbourId}`, key)).body.references as { erasedAt: string | null }[]).map((r) => r.erasedAt)).toEqual([null]); // photos are never swept
+    const sweep = await ok(cliEnv, ["retention", "sweep", "--org", orgId]);
+    expect(sweep).toEqual({ erased: { selfies: 0, raw: 0 }, complete: true });
+    await fails(cliEnv, ["retention", "sweep", "--org", "org_nope"], 1, /org not found/);
+
+    if (testDbKind === "pglite") {
+      const commands = server.logs.filter((l) => l.msg === "admin command").map((l) => l.command);
+      expect(commands).toEqual(expect.arrayContaining(["customer erase", "erasure log", "retention sweep", "org set"]));
+    } else {
+      expect(server.logs.filter((l) => l.msg === "admin command")).toEqual([]);
+    }
+    expect(JSON.stringify(server.logs)).not.toContain('"case":1');
     expect((await stopServer(server)).code).toBe(0);
   }, 240_000);
 });

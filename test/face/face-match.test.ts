@@ -133,7 +133,7 @@ describe("POST /api/identity/face/match", () => {
     expect(kyc.eligible).toBe("premium");
     expect(kyc.verifications[0]).toMatchObject({ id: ver.id, method: "face_match", status: "verified", score: body.verification.score, reason: null });
     expect(kyc.references).toEqual([
-      { id: enrolmentId, source: "dukcapil", fallbackStub: false, fallbackCause: null, model: FACE_MODEL_ID, createdAt: expect.any(String), supersededAt: null },
+      { id: enrolmentId, source: "dukcapil", fallbackStub: false, fallbackCause: null, model: FACE_MODEL_ID, createdAt: expect.any(String), supersededAt: null, erasedAt: null },
     ]);
     const listed = (await ctx.app.inject({ method: "GET", url: `/api/identity/attempts?method=face_match&customerId=${customerId}`, headers: bank.auth })).json();
     expect(listed.data).toEqual([expect.objectContaining({ id: ver.id, method: "face_match", status: "verified", apiKey: { id: bank.keyId, prefix: expect.any(String) } })]);

@@ -53,9 +53,12 @@ export async function withMarker(photo: Buffer, marker: string): Promise<Buffer>
   return sharp(photo).withExif({ IFD0: { ImageDescription: marker } }).jpeg({ quality: 90 }).toBuffer();
 }
 
+// The evaluation set's montage that Human ships (assets/screenshot-facematch.jpg): rows of faces, several photos
+// per person (the face-match tests take their genuine and impostor pairs from it).
 const montage = path.join(path.dirname(require.resolve("@vladmandic/human")), "../assets/screenshot-facematch.jpg");
 const ROWS = [[283, 390], [395, 503], [507, 615], [620, 728], [732, 840], [845, 952]];
-/** A tile of the evaluation set's montage (eval-set.json set B/M: "rRcCC"), padded on a 256x256 dark canvas. */
+
+/** One tile of the montage (`r<row>c<column>`, e.g. r1c01) on a 256×256 dark canvas, as a JPEG. */
 export async function evalPhoto(tile: string): Promise<Buffer> {
   const [, r, c] = /^r(\d)c(\d\d)$/.exec(tile)!;
   const [top, bottom] = ROWS[Number(r) - 1]!;

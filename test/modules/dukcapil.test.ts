@@ -41,7 +41,7 @@ describe("POST /api/identity/nik/dukcapil: verdicts", () => {
     expect(ver.requestId).toBe(res.headers["x-request-id"]);
     const fe = await ctx.prisma.faceEnrolment.findUniqueOrThrow({ where: { id: body.enrolment.id } });
     expect(fe).toMatchObject({ source: "dukcapil", mediaType: "image/jpeg", width: 400, height: 500, fallbackStub: true, verificationId: ver.id });
-    expect(ctx.sealer.open(fe.photoSealed, { purpose: "face_enrolment.photo", rowId: fe.id }).toString("base64")).toBe(photo);
+    expect(ctx.sealer.open(fe.photoSealed!, { purpose: "face_enrolment.photo", rowId: fe.id }).toString("base64")).toBe(photo);
 
     const customer = await ctx.prisma.customer.findUniqueOrThrow({ where: { id: customerId } });
     expect(customer.kycTier).toBe("standard");

@@ -51,7 +51,7 @@ async function deploy(keys: SealingKey[]): Promise<Deployment> {
 async function envelopes() {
   const out: { name: "photos" | "templates" | "raw" | "selfies"; ctx: SealContext; sealed: Uint8Array }[] = [];
   for (const e of await db.prisma.faceEnrolment.findMany({ orderBy: { id: "asc" } })) {
-    out.push({ name: "photos", ctx: { purpose: "face_enrolment.photo", rowId: e.id }, sealed: e.photoSealed });
+    if (e.photoSealed) out.push({ name: "photos", ctx: { purpose: "face_enrolment.photo", rowId: e.id }, sealed: e.photoSealed });
     if (e.templateSealed) out.push({ name: "templates", ctx: { purpose: "face_enrolment.template", rowId: e.id }, sealed: e.templateSealed });
   }
   for (const v of await db.prisma.verification.findMany({ where: { rawSealed: { not: null } }, orderBy: { id: "asc" } })) {

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestContext, type TestContext, type Tenant } from "../helpers/app.js";
 import { b64, jpeg } from "../helpers/images.js";
 import { newId } from "../../src/ids.js";
+import { runAdminCommand } from "../../src/cli/commands.js";
 
 const INGEST = "/api/identity/nik/dukcapil";
 const kycUrl = (customerId: string) => `/api/identity/kyc/${customerId}`;
@@ -70,12 +71,36 @@ describe("GET /api/identity/kyc/{customerId}", () => {
           model: null,
           createdAt: enrolment.createdAt.toISOString(),
           supersededAt: null,
+          erasedAt: null,
         },
       ],
     });
     // never the raw envelope or the photo
     expect(res.body).not.toContain("RAW-SECRET");
     expect(res.body).not.toContain(photo.slice(0, 40));
+  });
+
+  it("after an erasure: every verification and tier change still listed, unchanged; the references say when they were erased", async () => {
+    const customerId = await bank.customer();
+    await bank.post(INGEST, { customerId, valid: false, reason: "NIK not found in central registry", raw: { nik: "3171" } });
+    const verified = (await bank.post(INGEST, { customerId, valid: true, photo, raw: { nik: "3171", marker: "RAW-SECRET" } })).json();
+    const before = (await get(bank, kycUrl(customerId))).json();
+    const out = (await runAdminCommand(ctx.services, ["customer", "erase", "--customer", customerId, "--reason", "data subject request 17", "--actor", "dpo"])) as {
+      erasedAt: string;
+    };
+    const res = await get(bank, kycUrl(customerId));
+    expect(res.statusCode).toBe(200);
+    const after = res.json();
+    expect(after).toEqual({ ...before, references: before.references.map((r: object) => ({ ...r, erasedAt: out.erasedAt })) });
+    expect(after.references).toEqual([expect.objectContaining({ id: verified.enrolment.id, erasedAt: out.erasedAt, supersededAt: null })]);
+
+    // a new verdict enrols a new reference normally; the erased one is superseded and stays erased
+    const again = (await bank.post(INGEST, { customerId, valid: true, photo })).json();
+    const refs = (await get(bank, kycUrl(customerId))).json().references;
+    expect(refs).toEqual([
+      expect.objectContaining({ id: again.enrolment.id, erasedAt: null, supersededAt: null }),
+      expect.objectContaining({ id: verified.enrolment.id, erasedAt: out.erasedAt, supersededAt: expect.any(String) }),
+    ]);
   });
 
   it("orders verifications newest first even within one millisecond (id breaks the tie)", async () => {

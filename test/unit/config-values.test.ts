@@ -31,8 +31,19 @@ describe("loadConfig values", () => {
       corsOrigins: undefined,
       metrics: undefined,
       face: { engine: "human", timeoutMs: 3000, workers: 1 },
+      retentionSweepIntervalSeconds: 3600,
+      testHooks: {},
       warnings: [],
     });
+  });
+
+  it("the retention sweep interval: seconds or off; test hooks only with NODE_ENV=test", () => {
+    expect(loadConfig({ RETENTION_SWEEP_INTERVAL_SECONDS: "off" }).retentionSweepIntervalSeconds).toBeNull();
+    expect(loadConfig({ RETENTION_SWEEP_INTERVAL_SECONDS: " 86400 " }).retentionSweepIntervalSeconds).toBe(86_400);
+    const hooks = { TEST_ERASURE_BATCH_SIZE: "2", TEST_ERASURE_PAUSE_MS: "1500", TEST_RETENTION_CLOCK_OFFSET_MS: "1000" };
+    expect(loadConfig({ ...hooks, NODE_ENV: "production", SEALING_KEYS: generateSealingKeyEntry("k1") }).testHooks).toEqual({});
+    expect(loadConfig({ ...hooks, NODE_ENV: "development" }).testHooks).toEqual({});
+    expect(loadConfig({ ...hooks, NODE_ENV: "test" }).testHooks).toEqual({ erasureBatchSize: 2, erasurePauseMs: 1500, retentionClockOffsetMs: 1000 });
   });
 
   it("coerces, trims and resolves", () => {
@@ -84,6 +95,9 @@ describe("loadConfig values", () => {
       ["FACE_WORKERS", "0"],
       ["FACE_WORKERS", "17"],
       ["FACE_ENGINE", "on"],
+      ["RETENTION_SWEEP_INTERVAL_SECONDS", "0"],
+      ["RETENTION_SWEEP_INTERVAL_SECONDS", "86401"],
+      ["RETENTION_SWEEP_INTERVAL_SECONDS", "1h"],
       ["REDIS_URL", "http://cache"],
       ["CORS_ORIGINS", "*"],
       ["CORS_ORIGINS", "https://a.example/path"],

@@ -12,7 +12,7 @@ export interface AuditAccessRow {
 export const auditDal = {
   /** The verification whose raw envelope is asked for (any org: the admin CLI is operated by the platform). */
   verificationRaw(db: DbClient, verificationId: string) {
-    return db.verification.findUnique({ where: { id: verificationId }, select: { id: true, orgId: true, rawSealed: true } });
+    return db.verification.findUnique({ where: { id: verificationId }, select: { id: true, orgId: true, rawSealed: true, rawErasedAt: true } });
   },
   recordAccess(db: DbClient, data: AuditAccessRow) {
     return db.auditAccess.create({ data });

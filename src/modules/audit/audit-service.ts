@@ -3,7 +3,7 @@
 import { monotonicFactory } from "ulid";
 import type { PrismaClient } from "../../db/types.js";
 import type { Sealer } from "../../crypto/seal.js";
-import { NotFoundError, UnprocessableError, ValidationError } from "../../errors.js";
+import { GoneError, NotFoundError, UnprocessableError, ValidationError } from "../../errors.js";
 import { auditDal } from "./audit-dal.js";
 
 const ulid = monotonicFactory();
@@ -33,9 +33,12 @@ export function createAuditService({ prisma, sealer, now = () => new Date() }: {
 
       const verification = await auditDal.verificationRaw(prisma, input.verificationId);
       if (!verification) throw new NotFoundError("verification");
-      if (!verification.rawSealed) throw new UnprocessableError(`verification ${verification.id} has no raw envelope on record`, "no_raw_envelope");
+      if (!verification.rawSealed && !verification.rawErasedAt) {
+        throw new UnprocessableError(`verification ${verification.id} has no raw envelope on record`, "no_raw_envelope");
+      }
 
-      // Recorded (committed) first: if this write fails, nothing is shown.
+      // Recorded (committed) first: if this write fails, nothing is shown. An attempt on an erased envelope is
+      // recorded too (who looked for erased content, and why), then refused saying when it was erased.
       const access = await auditDal.recordAccess(prisma, {
         id: `aud_${ulid()}`,
         orgId: verification.orgId,
@@ -44,6 +47,9 @@ export function createAuditService({ prisma, sealer, now = () => new Date() }: {
         reason,
         createdAt: now(),
       });
+      if (!verification.rawSealed) {
+        throw new GoneError(`the raw envelope of verification ${verification.id} was erased at ${verification.rawErasedAt!.toISOString()}`, "raw_erased");
+      }
       const rawText = sealer.open(verification.rawSealed, { purpose: "verification.raw", rowId: verification.id }).toString("utf8");
       return { accessId: access.id, rawText };
     },

@@ -43,6 +43,7 @@ export const enrolmentsDal = {
       where: {
         ...(q.orgId ? { orgId: q.orgId } : {}),
         ...(q.afterId ? { id: { gt: q.afterId } } : {}),
+        erasedAt: null, // an erased enrolment has no photo to make a template from
         // `not: model` alone would skip NULLs (SQL comparison): name them explicitly.
         ...(q.stubsOnly ? { fallbackStub: true } : { OR: [{ templateModel: null }, { templateModel: { not: q.model } }] }),
       },
@@ -57,24 +58,30 @@ export const enrolmentsDal = {
    */
   currentOf(db: DbClient, orgId: string, customerId: string) {
     return db.faceEnrolment.findMany({
-      where: { orgId, customerId, supersededAt: null },
+      where: { orgId, customerId, supersededAt: null, erasedAt: null },
       orderBy: [{ createdAt: "desc" }, { id: "desc" }],
       select: { id: true, source: true, fallbackStub: true, templateModel: true, templateSealed: true },
     });
   },
-  sealedPhoto(db: DbClient, id: string) {
-    return db.faceEnrolment.findUnique({ where: { id }, select: { photoSealed: true } });
+  /** The sealed photo of an enrolment not erased; null when there is none (erased, or no such enrolment). */
+  async sealedPhoto(db: DbClient, id: string): Promise<{ photoSealed: Uint8Array } | null> {
+    const row = await db.faceEnrolment.findFirst({ where: { id, erasedAt: null }, select: { photoSealed: true } });
+    return row?.photoSealed ? { photoSealed: row.photoSealed } : null;
+  },
+  /** True while the enrolment's photo and template are there (not erased). Read under the customer's lock. */
+  async isLive(db: DbClient, id: string): Promise<boolean> {
+    return (await db.faceEnrolment.count({ where: { id, erasedAt: null } })) === 1;
   },
   /** Stores a new template, unless the enrolment's template changed since it was read (returns the count). */
   async setTemplate(db: DbClient, id: string, was: string | null, data: { templateSealed: Uint8Array<ArrayBuffer>; templateModel: string }) {
     const { count } = await db.faceEnrolment.updateMany({
-      where: { id, templateModel: was },
+      where: { id, templateModel: was, erasedAt: null },
       data: { ...data, fallbackStub: false, fallbackCause: null },
     });
     return count;
   },
   /** Records why a stub is still a stub (an enrolment that has a template keeps it). */
   setStubCause(db: DbClient, id: string, cause: string) {
-    return db.faceEnrolment.updateMany({ where: { id, fallbackStub: true }, data: { fallbackCause: cause } });
+    return db.faceEnrolment.updateMany({ where: { id, fallbackStub: true, erasedAt: null }, data: { fallbackCause: cause } });
   },
 };

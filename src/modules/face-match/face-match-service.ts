@@ -36,6 +36,8 @@ const SELFIE_REFUSALS: Partial<Record<FallbackCause, () => UnprocessableError>> 
   multiple_faces: () => new UnprocessableError("several faces of comparable size in the photo: whose is it?", "multiple_faces"),
 };
 
+const noFaceReference = () => new ConflictError("the customer has no current face reference that yields a template", "no_face_reference");
+
 interface ChosenReference {
   id: string;
   source: EnrolmentSource;
@@ -55,10 +57,11 @@ export function createFaceMatchService({ prisma, sealer, face, now = () => new D
   const recorded = createObservers<FaceMatchRecorded>();
 
   /**
-   * The first current enrolment, in source preference order (newest first within a source), that yields a
-   * template under the running model. Stale or stub templates are re-made from the sealed photo; a photo
-   * with no usable face passes the turn to the next candidate, an engine failure stops the match (a lesser
-   * reference must never stand in for the registry's photo because our engine hiccuped).
+   * The first current enrolment (not superseded, not erased: an erased one has no photo to re-template), in
+   * source preference order (newest first within a source), that yields a template under the running model.
+   * Stale or stub templates are re-made from the sealed photo; a photo with no usable face passes the turn to
+   * the next candidate, an engine failure stops the match (a lesser reference must never stand in for the
+   * registry's photo because our engine hiccuped).
    */
   async function chooseReference(orgId: string, customerId: string, model: string): Promise<ChosenReference | undefined> {
     const candidates = await enrolmentsDal.currentOf(prisma, orgId, customerId);
@@ -97,7 +100,7 @@ export function createFaceMatchService({ prisma, sealer, face, now = () => new D
       if (!selfie.ok) throw SELFIE_REFUSALS[selfie.cause]?.() ?? new FaceEngineUnavailableError(selfie.cause);
 
       const reference = await chooseReference(input.orgId, input.customerId, selfie.model);
-      if (!reference) throw new ConflictError("the customer has no current face reference that yields a template", "no_face_reference");
+      if (!reference) throw noFaceReference();
 
       const org = await orgsDal.findById(prisma, input.orgId);
       const threshold = org?.faceMatchThreshold ?? DEFAULT_FACE_MATCH_THRESHOLD;
@@ -110,6 +113,9 @@ export function createFaceMatchService({ prisma, sealer, face, now = () => new D
       const committed = await prisma.$transaction(async (tx) => {
         const customer = await customersDal.lockInOrg(tx, input.orgId, input.customerId);
         if (!customer) throw new NotFoundError("customer");
+        // An erasure takes the same lock: a reference erased since it was chosen must not get a selfie compared
+        // with it on record after the erasure has cleared the customer's selfies.
+        if (!(await enrolmentsDal.isLive(tx, reference.id))) throw noFaceReference();
         const at = now();
         await verificationsDal.create(tx, {
           id: verificationId,

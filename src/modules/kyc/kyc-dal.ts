@@ -28,7 +28,7 @@ export const kycReadDal = {
     return db.faceEnrolment.findMany({
       where: { customerId, orgId },
       orderBy: [{ createdAt: "desc" }, { id: "desc" }],
-      select: { id: true, source: true, fallbackStub: true, fallbackCause: true, templateModel: true, createdAt: true, supersededAt: true },
+      select: { id: true, source: true, fallbackStub: true, fallbackCause: true, templateModel: true, createdAt: true, supersededAt: true, erasedAt: true },
     });
   },
   /** The tier history, oldest first: it reads as the customer's progression. */

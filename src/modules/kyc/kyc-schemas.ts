@@ -36,6 +36,10 @@ export const KycDetailResponse = z.object({
         model: z.string().nullable().describe("the model id of its face template; null for a stub"),
         createdAt: z.string(),
         supersededAt: z.string().nullable().describe("set once a newer reference of the same source replaced it"),
+        erasedAt: z
+          .string()
+          .nullable()
+          .describe("set once the reference's photo and template were erased (admin customer erase): it can no longer be matched against"),
       }),
     )
     .describe("the customer's face references, newest first (never a photo or a template)"),

@@ -41,6 +41,7 @@ export function createKycService({ prisma }: { prisma: PrismaClient }) {
           model: r.templateModel,
           createdAt: r.createdAt.toISOString(),
           supersededAt: r.supersededAt?.toISOString() ?? null,
+          erasedAt: r.erasedAt?.toISOString() ?? null,
         })),
       };
     },

@@ -15,6 +15,18 @@ export const orgsDal = {
   setFaceMatchThreshold(db: DbClient, id: string, threshold: number | null) {
     return db.org.update({ where: { id }, data: { faceMatchThreshold: threshold } });
   },
+  /** Retention windows in days; null: kept until erased. Undefined leaves a window as it is. */
+  setRetention(db: DbClient, id: string, windows: { retainRawDays?: number | null; retainSelfiesDays?: number | null }) {
+    return db.org.update({ where: { id }, data: windows });
+  },
+  /** Orgs with a retention window set (all, or the one given), in id order: what a sweep walks. */
+  withRetention(db: DbClient, orgId?: string) {
+    return db.org.findMany({
+      where: { ...(orgId ? { id: orgId } : {}), OR: [{ retainRawDays: { not: null } }, { retainSelfiesDays: { not: null } }] },
+      orderBy: { id: "asc" },
+      select: { id: true, retainRawDays: true, retainSelfiesDays: true },
+    });
+  },
   setRateLimit(db: DbClient, orgId: string, bucket: string, perMinute: number) {
     return db.orgRateLimit.upsert({
       where: { orgId_bucket: { orgId, bucket } },

@@ -1,6 +1,7 @@
 import type { PrismaClient } from "../../db/types.js";
 import { NotFoundError, ValidationError } from "../../errors.js";
 import { FACE_MATCH_THRESHOLD_RANGE } from "../../face/match-policy.js";
+import { RETENTION_DAYS_RANGE } from "../retention/retention-service.js";
 import { newId } from "../../ids.js";
 import { orgsDal } from "./orgs-dal.js";
 import { RATE_LIMIT_BUCKETS, isRateLimitBucket, type OrgView } from "./orgs-types.js";
@@ -13,6 +14,8 @@ function toView(org: OrgRow): OrgView {
     name: org.name,
     dukcapilEnabled: org.dukcapilEnabled,
     faceMatchThreshold: org.faceMatchThreshold,
+    retainRawDays: org.retainRawDays,
+    retainSelfiesDays: org.retainSelfiesDays,
     rateLimits: Object.fromEntries(org.rateLimits.map((l) => [l.bucket, l.perMinute])),
     createdAt: org.createdAt.toISOString(),
   };
@@ -35,13 +38,26 @@ export function createOrgsService({ prisma }: { prisma: PrismaClient }) {
     },
 
     /**
-     * Turns capabilities on or off, sets negotiated per-bucket limits and the org's own face-match threshold
-     * (null: back to the platform default), all or nothing.
+     * Turns capabilities on or off, sets negotiated per-bucket limits, the org's own face-match threshold
+     * (null: back to the platform default) and its retention windows (null: off), all or nothing.
      */
     async update(
       id: string,
-      change: { dukcapilEnabled?: boolean; limits?: Record<string, number>; faceMatchThreshold?: number | null },
+      change: {
+        dukcapilEnabled?: boolean;
+        limits?: Record<string, number>;
+        faceMatchThreshold?: number | null;
+        /** Retention windows in days; null: off (kept until erased). */
+        retainRawDays?: number | null;
+        retainSelfiesDays?: number | null;
+      },
     ): Promise<OrgView> {
+      for (const field of ["retainRawDays", "retainSelfiesDays"] as const) {
+        const d = change[field];
+        if (d !== undefined && d !== null && (!Number.isInteger(d) || d < RETENTION_DAYS_RANGE.min || d > RETENTION_DAYS_RANGE.max)) {
+          throw new ValidationError("invalid retention window", { [field]: [`must be a whole number of days ${RETENTION_DAYS_RANGE.min}-${RETENTION_DAYS_RANGE.max}, or off`] });
+        }
+      }
       const t = change.faceMatchThreshold;
       if (t !== undefined && t !== null && (!Number.isInteger(t) || t < FACE_MATCH_THRESHOLD_RANGE.min || t > FACE_MATCH_THRESHOLD_RANGE.max)) {
         throw new ValidationError("invalid face-match threshold", {
@@ -60,6 +76,9 @@ export function createOrgsService({ prisma }: { prisma: PrismaClient }) {
         if (!(await orgsDal.findById(tx, id))) throw new NotFoundError("org");
         if (change.dukcapilEnabled !== undefined) await orgsDal.setDukcapil(tx, id, change.dukcapilEnabled);
         if (change.faceMatchThreshold !== undefined) await orgsDal.setFaceMatchThreshold(tx, id, change.faceMatchThreshold);
+        if (change.retainRawDays !== undefined || change.retainSelfiesDays !== undefined) {
+          await orgsDal.setRetention(tx, id, { retainRawDays: change.retainRawDays, retainSelfiesDays: change.retainSelfiesDays });
+        }
         for (const [bucket, perMinute] of Object.entries(change.limits ?? {})) await orgsDal.setRateLimit(tx, id, bucket, perMinute);
         return toView((await orgsDal.findById(tx, id))!);
       });

@@ -22,6 +22,10 @@ export interface OrgView {
   dukcapilEnabled: boolean;
   /** The org's own face-match threshold (0-100); null: the platform default applies. */
   faceMatchThreshold: number | null;
+  /** Days raw registry envelopes are kept; null: until erased (README "Erasure and retention"). */
+  retainRawDays: number | null;
+  /** Days face-match selfies are kept; null: until erased. */
+  retainSelfiesDays: number | null;
   rateLimits: Record<string, number>;
   createdAt: string;
 }
