@@ -47,8 +47,8 @@ export function createAttemptsService({ prisma, exactCountCap = EXACT_COUNT_CAP 
         method: q.method,
         status: q.status,
         customerId: q.customerId,
-        from: q.from,
-        to: q.to,
+        from: q.from?.text,
+        to: q.to?.text,
       };
       // One row past the page tells whether there is a next page without counting.
       const rows = await attemptsDal.page(prisma, filter, {
