@@ -8,7 +8,7 @@ import { openapiPlugin } from "./http/openapi.js";
 import { loggerOptions } from "./logging.js";
 import { createMetrics, type Metrics } from "./metrics.js";
 import authPlugin from "./plugins/auth.js";
-import errorHandler, { clientErrorHandler } from "./plugins/error-handler.js";
+import errorHandler, { clientErrorHandler, frameworkErrorHandler, MAX_PARAM_LENGTH } from "./plugins/error-handler.js";
 import idempotencyPlugin from "./plugins/idempotency.js";
 import jsonBody from "./plugins/json-body.js";
 import metricsPlugin from "./plugins/metrics.js";
@@ -65,7 +65,9 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     requestTimeout: 30_000,
     keepAliveTimeout: 5_000,
     return503OnClosing: true,
-    routerOptions: { maxParamLength: 200 },
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    // URLs the router refuses (bad percent-escapes, over-long parameters) get the platform's error shape too.
+    frameworkErrors: frameworkErrorHandler,
   });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
