@@ -33,6 +33,8 @@ export interface AppOptions {
   services: Services;
   redis?: Redis;
   logLevel?: string;
+  /** Where log lines go (default stdout); tests read them. */
+  logStream?: { write(line: string): void };
   trustProxy?: boolean;
   /** Browser origins allowed by CORS (CORS_ORIGINS); none: CORS off. */
   corsOrigins?: readonly string[];
@@ -47,7 +49,7 @@ const newRequestId = () => `req_${ulid()}`;
 
 export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const app: FastifyInstance = Fastify({
-    logger: loggerOptions(opts.logLevel ?? "info"),
+    logger: { ...loggerOptions(opts.logLevel ?? "info"), ...(opts.logStream ? { stream: opts.logStream } : {}) },
     // A caller's own X-Request-Id is kept when it is sane, so both sides can trace one request. genReqId reads
     // the header itself: with requestIdHeader set, Fastify would take any incoming value verbatim.
     requestIdHeader: false,

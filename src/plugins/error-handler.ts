@@ -8,6 +8,8 @@ import type { FastifyBaseLogger, FastifyError, FastifyReply, FastifyRequest } fr
 import { hasZodFastifySchemaValidationErrors } from "fastify-type-provider-zod";
 import { AppError, ValidationError, type FieldErrors } from "../errors.js";
 import { isDatabaseUnavailable } from "../db/errors.js";
+import { urlHoldsKey } from "../http/url-secrets.js";
+import { KeyInUrlError } from "./auth.js";
 import { BASELINE_HEADERS } from "./security-headers.js";
 
 /** The router's cap on one path parameter (Fastify's maxParamLength): longer is a 414. */
@@ -124,8 +126,8 @@ export default fp(async (app) => {
 export function frameworkErrorHandler(err: FastifyError, request: FastifyRequest, reply: FastifyReply) {
   for (const [name, value] of BASELINE_HEADERS) reply.header(name, value);
   reply.header("x-request-id", request.id);
-  // The error's message names the path, which may hold anything (a key): never logged.
-  return send(request, reply, err, { logError: false });
+  // The error's message names the path, which may hold anything: never logged. A key in it is refused as such.
+  return send(request, reply, urlHoldsKey(request.url) ? new KeyInUrlError() : err, { logError: false });
 }
 
 /**
