@@ -4,6 +4,8 @@
 export type FieldErrors = Record<string, string[]>;
 
 export class AppError extends Error {
+  /** Response headers this error's reply needs (e.g. WWW-Authenticate on a 401). */
+  headers: Record<string, string> = {};
   constructor(
     readonly statusCode: number,
     message: string,
@@ -27,8 +29,10 @@ export class BadRequestError extends AppError {
 }
 
 export class UnauthorizedError extends AppError {
-  constructor() {
+  /** `tokenSent`: a Bearer token came and was not a valid key (RFC 6750 §3.1 `invalid_token`); else none came. */
+  constructor({ tokenSent = false }: { tokenSent?: boolean } = {}) {
     super(401, "missing or invalid Bearer", "unauthorized");
+    this.headers["www-authenticate"] = tokenSent ? 'Bearer error="invalid_token"' : "Bearer";
   }
 }
 

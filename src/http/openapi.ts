@@ -60,6 +60,10 @@ const HEADERS: Record<string, OpenAPIV3_1.HeaderObject> = {
   "X-RateLimit-Remaining": header("Requests left in the current window", { type: "integer", example: 29 }),
   "X-RateLimit-Reset": header("When the current window ends (Unix time, seconds)", { type: "integer", example: 1764115260 }),
   "Retry-After": header("Seconds to wait before retrying", { type: "integer", example: 42 }),
+  "WWW-Authenticate": header('RFC 6750: `Bearer` when no Bearer token was sent, `Bearer error="invalid_token"` when the one sent is not a valid key', {
+    type: "string",
+    example: 'Bearer error="invalid_token"',
+  }),
 };
 const ref = (name: string) => ({ $ref: `#/components/headers/${name}` });
 
@@ -201,6 +205,7 @@ function decorate(doc: Doc): Doc {
           for (const h of ["X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"]) headers[h] = ref(h);
         }
         if (code === 429 || code === 503) headers["Retry-After"] = ref("Retry-After");
+        if (code === 401) headers["WWW-Authenticate"] = ref("WWW-Authenticate");
         response.headers = headers;
         const responseExamples = examples?.responses?.[code];
         const media = response.content?.["application/json"];

@@ -78,6 +78,7 @@ function errorReply(err: FastifyError | AppError | Error, requestId: string): Er
   if (err instanceof AppError) {
     status = err.statusCode;
     body = { error: err.message, code: err.code, ...base, ...err.extra };
+    Object.assign(headers, err.headers);
     if (err instanceof ValidationError) body.details = { fieldErrors: err.fieldErrors };
   } else if (hasZodFastifySchemaValidationErrors(err)) {
     status = 400;

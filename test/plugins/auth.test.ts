@@ -65,6 +65,16 @@ describe("401: every way of not presenting a valid key is the same answer", () =
       expect(res.statusCode, name).toBe(401);
       expect401(res);
       expect(res.headers["x-ratelimit-limit"], name).toBeUndefined(); // nothing was counted for nobody
+      // RFC 6750 §3: the challenge; invalid_token when a Bearer token came and was no valid key
+      expect(res.headers["www-authenticate"], name).toBe(/^bearer(\s|$)/i.test(authorization ?? "") ? 'Bearer error="invalid_token"' : "Bearer");
+    }
+    expect((await ingest({})).headers["www-authenticate"]).toBe("Bearer");
+    expect((await ingest({ authorization: `Bearer qe_sk_sandbox_${secret()}` })).headers["www-authenticate"]).toBe('Bearer error="invalid_token"');
+    // on every route that needs a key
+    for (const url of ["/api/identity/attempts", `/api/identity/kyc/${createId()}`]) {
+      const res = await ctx.app.inject({ method: "GET", url });
+      expect(res.statusCode).toBe(401);
+      expect(res.headers["www-authenticate"]).toBe("Bearer");
     }
     // and the real key passes every hook (a 404 for the made-up customer), whatever the scheme's case
     expect((await ingest(bank.auth)).statusCode).toBe(404);
@@ -76,6 +86,7 @@ describe("401: every way of not presenting a valid key is the same answer", () =
     expect((await ingest(t.auth)).statusCode).toBe(404);
     await ctx.services.apiKeys.revoke(t.keyId);
     expect401(await ingest(t.auth));
+    expect((await ingest(t.auth)).headers["www-authenticate"]).toBe('Bearer error="invalid_token"');
     expect401(await t.post("/api/customers", {}));
 
     const u = await ctx.tenant();
