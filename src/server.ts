@@ -9,6 +9,9 @@ import { loggerOptions } from "./logging.js";
 import { createMetrics, startMetricsServer } from "./metrics.js";
 import { acquireDataDirLock, STALE_MS, type DataDirLock } from "./runtime/data-dir-lock.js";
 import { openRuntime } from "./runtime/open.js";
+import { createFilesPrivately, makeDataDirPrivate } from "./runtime/private-files.js";
+
+createFilesPrivately(); // before anything touches the data directory
 
 const SHUTDOWN_GRACE_MS = 25_000;
 const LAST_USED_FLUSH_MS = 5_000;
@@ -27,6 +30,8 @@ const log = pino(loggerOptions(config.logLevel));
 for (const w of config.warnings) log.warn(`config warning: ${w}`);
 
 async function main() {
+  const loosened = await makeDataDirPrivate(config.dataDir, { create: !config.databaseUrl });
+  if (loosened) log.warn({ dataDir: config.dataDir, modesChanged: loosened }, "the data directory had entries other users could read: made them owner-only");
   // The embedded database belongs to exactly one process; wait briefly if an admin command holds it.
   let lock: DataDirLock | undefined;
   // (up to STALE_MS and a little more: a container restarted after a crash waits out its predecessor's lock)

@@ -8,6 +8,7 @@ import { ConfigError, loadConfig } from "../config.js";
 import { loggerOptions } from "../logging.js";
 import { acquireDataDirLock, lockHolder } from "../runtime/data-dir-lock.js";
 import { openRuntime } from "../runtime/open.js";
+import { createFilesPrivately, makeDataDirPrivate } from "../runtime/private-files.js";
 import { callAdminSocket, successReply, toAdminReply, type AdminReply } from "./admin-socket.js";
 import { runOfflineCommand } from "./offline-commands.js";
 import { runAdminCommand, USAGE, withDefaultAuditActor } from "./commands.js";
@@ -21,6 +22,7 @@ async function viaServerOrLocally(argv: string[]): Promise<AdminReply> {
   if (!LOG_LEVELS.includes(level)) throw new ConfigError([`ADMIN_LOG_LEVEL: must be one of ${LOG_LEVELS.join(", ")}`]);
   const log = pino({ ...loggerOptions(level) }, pino.destination(2));
   const runLocally = async () => {
+    await makeDataDirPrivate(config.dataDir, { create: !config.databaseUrl });
     const runtime = await openRuntime(config, log, { face: "on-demand" }); // only retemplate needs the engine
     try {
       return successReply(await runAdminCommand(runtime.services, argv));
@@ -56,6 +58,7 @@ async function viaServerOrLocally(argv: string[]): Promise<AdminReply> {
 }
 
 async function main(): Promise<number> {
+  createFilesPrivately(); // before anything touches the data directory
   const argv = process.argv.slice(2);
   if (argv[0] === "--help" || argv[0] === "-h" || argv[0] === "help") {
     process.stdout.write(`${USAGE}\n`); // asked for: the answer, on stdout
