@@ -49,7 +49,7 @@ describe.runIf(testDbKind === "pglite")("DATA_DIR is private whatever the umask"
     const dataDir = await tempDir("private");
     await chmod(dataDir, 0o755); // as a plain mkdir under a 022 umask would leave it
     const port = await freePort();
-    const env = { ...serviceEnv({ port, dataDir, sealingKeys: newSealingKeys() }) };
+    const env: NodeJS.ProcessEnv = { ...serviceEnv({ port, dataDir, sealingKeys: newSealingKeys() }) };
     delete env.SEALING_KEYS; // the development key file is written into DATA_DIR too
     const server = await startServer(env, 60_000, { umask: "000" });
     expect(server.logs.some((l) => l.msg === "the data directory had entries other users could read: made them owner-only")).toBe(true);
@@ -89,7 +89,7 @@ describe.runIf(testDbKind === "pglite")("DATA_DIR is private whatever the umask"
     await expectPrivate(forDb, "after db deploy");
 
     const forAdmin = await tempDir("private-admin");
-    const adminEnv = { ...env, DATA_DIR: forAdmin };
+    const adminEnv: NodeJS.ProcessEnv = { ...env, DATA_DIR: forAdmin };
     delete adminEnv.SEALING_KEYS;
     const { stdout } = await underUmask000(adminEnv, "src/cli/admin.ts", ["org", "create", "--name", "Umask Bank"]);
     expect(JSON.parse(stdout)).toMatchObject({ name: "Umask Bank" });
