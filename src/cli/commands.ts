@@ -53,6 +53,21 @@ function required(values: Record<string, unknown>, name: string): string {
   return v;
 }
 
+/** Longest key lifetime `key create` accepts (a century: anything longer is a typo, not a policy). */
+export const MAX_KEY_DAYS = 36_500;
+
+/**
+ * A numeric flag: digits only (no sign, exponent, hex, fraction or padding: `Number()` would take "1e10",
+ * "0x10" and " 5"), within [min, max]; anything else is a usage error, never a value the command chokes on.
+ */
+function wholeNumberFlag(v: unknown, flag: string, min: number, max: number, unit = ""): number | undefined {
+  if (v === undefined) return undefined;
+  const text = String(v);
+  const n = /^\d{1,16}$/.test(text) ? Number(text) : NaN;
+  if (!(n >= min && n <= max)) throw new UsageError(`--${flag} takes a whole number${unit} from ${min} to ${max}`);
+  return n;
+}
+
 function onOff(v: unknown, flag: string): boolean | undefined {
   if (v === undefined) return undefined;
   if (v === "on" || v === "true") return true;
@@ -73,9 +88,9 @@ export async function runAdminCommand(services: Services, argv: string[]): Promi
       const v = parse(rest, { org: { type: "string" }, dukcapil: { type: "string" }, limit: { type: "string", multiple: true } });
       const limits: Record<string, number> = {};
       for (const spec of (v.limit as string[] | undefined) ?? []) {
-        const m = /^([a-z0-9._-]+)=(\d+)$/i.exec(spec);
+        const m = /^([a-z0-9._-]+)=(\d{1,16})$/i.exec(spec);
         if (!m) throw new UsageError(`--limit takes <bucket>=<perMinute>, got "${spec}"`);
-        limits[m[1]!] = Number(m[2]);
+        limits[m[1]!] = Number(m[2]); // the range (and the bucket) are the org's rules: checked by the service
       }
       return services.orgs.update(required(v, "org"), { dukcapilEnabled: onOff(v.dukcapil, "dukcapil"), limits });
     }
@@ -89,12 +104,8 @@ export async function runAdminCommand(services: Services, argv: string[]): Promi
       });
       const env = (v.env as string | undefined) ?? "sandbox";
       if (env !== "sandbox" && env !== "live") throw new UsageError("--env takes sandbox or live");
-      let expiresAt: Date | undefined;
-      if (v["expires-in-days"] !== undefined) {
-        const days = Number(v["expires-in-days"]);
-        if (!Number.isInteger(days) || days < 1) throw new UsageError("--expires-in-days takes a whole number of days >= 1");
-        expiresAt = new Date(Date.now() + days * 86_400_000);
-      }
+      const days = wholeNumberFlag(v["expires-in-days"], "expires-in-days", 1, MAX_KEY_DAYS, " of days");
+      const expiresAt = days === undefined ? undefined : new Date(Date.now() + days * 86_400_000);
       const key = await services.apiKeys.create({
         orgId: required(v, "org"),
         scopes: required(v, "scopes").split(","),
@@ -120,14 +131,14 @@ export async function runAdminCommand(services: Services, argv: string[]): Promi
     }
     case "enrolments retemplate": {
       const v = parse(rest, { org: { type: "string" }, "stubs-only": { type: "boolean" }, after: { type: "string" }, limit: { type: "string" } });
-      if (v.limit !== undefined && !/^[1-9]\d*$/.test(String(v.limit))) throw new UsageError("--limit takes a whole number >= 1");
+      const limit = wholeNumberFlag(v.limit, "limit", 1, Number.MAX_SAFE_INTEGER);
       // Progress goes to stderr (stdout carries only the final JSON). Run by a server for the CLI, it lands in
       // the server's stderr instead; the summary still reaches the CLI.
       return services.enrolments.retemplate({
         orgId: v.org as string | undefined,
         stubsOnly: v["stubs-only"] === true,
         afterId: v.after as string | undefined,
-        limit: v.limit === undefined ? undefined : Number(v.limit),
+        limit,
         onProgress: (p) => process.stderr.write(`retemplate: ${p.scanned} scanned, ${p.templated} templated, ${p.notTemplated} not, last ${p.lastId}\n`),
       });
     }
@@ -146,19 +157,14 @@ export async function runAdminCommand(services: Services, argv: string[]): Promi
     }
     case "audit log": {
       const v = parse(rest, { verification: { type: "string" }, limit: { type: "string" } });
-      let limit: number | undefined;
-      if (v.limit !== undefined) {
-        limit = Number(v.limit);
-        if (!/^\d+$/.test(String(v.limit))) throw new UsageError("--limit takes a whole number");
-      }
+      // digits only here; the range (1 to AUDIT_LIMITS.maxList) is the service's rule
+      const limit = wholeNumberFlag(v.limit, "limit", 0, Number.MAX_SAFE_INTEGER);
       return services.audit.log({ verificationId: v.verification as string | undefined, limit });
     }
     case "keys rewrap": {
       // Re-seals every stored envelope not under the active (first) key of SEALING_KEYS; safe to re-run.
       const v = parse(rest, { "batch-size": { type: "string" } });
-      const size = v["batch-size"];
-      if (size !== undefined && !/^[1-9]\d{0,3}$/.test(String(size))) throw new UsageError("--batch-size takes a whole number from 1 to 9999");
-      return services.rewrap.rewrap({ batchSize: size === undefined ? undefined : Number(size) });
+      return services.rewrap.rewrap({ batchSize: wholeNumberFlag(v["batch-size"], "batch-size", 1, 9999) });
     }
     default:
       throw new UsageError(command ? `unknown command "${command}"` : "no command given");
