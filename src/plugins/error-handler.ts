@@ -7,7 +7,7 @@ import fp from "fastify-plugin";
 import type { FastifyBaseLogger, FastifyError, FastifyReply, FastifyRequest } from "fastify";
 import { hasZodFastifySchemaValidationErrors } from "fastify-type-provider-zod";
 import { AppError, ValidationError, type FieldErrors } from "../errors.js";
-import { isDatabaseUnavailable } from "../db/errors.js";
+import { databaseFailureOf, type DatabaseFailure } from "../db/errors.js";
 import { urlHoldsKey } from "../http/url-secrets.js";
 import { KeyInUrlError } from "./auth.js";
 import { BASELINE_HEADERS } from "./security-headers.js";
@@ -75,6 +75,7 @@ function errorReply(err: FastifyError | AppError | Error, requestId: string): Er
   const headers: Record<string, string> = {};
   let status: number;
   let body: ErrorBody;
+  let failure: DatabaseFailure | undefined;
   if (err instanceof AppError) {
     status = err.statusCode;
     body = { error: err.message, code: err.code, ...base, ...err.extra };
@@ -88,10 +89,13 @@ function errorReply(err: FastifyError | AppError | Error, requestId: string): Er
     const known = FASTIFY_CLIENT_ERRORS[err.code]!;
     status = known.status;
     body = { error: known.message ?? err.message, code: known.code, ...base };
-  } else if (isDatabaseUnavailable(err)) {
+  } else if ((failure = databaseFailureOf(err))) {
+    // The database's state, not a bug: retrying later can succeed. Busy (contention, a full pool, a timeout,
+    // a conflict that outlasted our own retries) clears quickly; down takes longer.
     status = 503;
-    body = { error: "database unavailable; retry later", code: "unavailable", ...base };
-    headers["retry-after"] = "5";
+    const down = failure === "unavailable";
+    body = { error: down ? "database unavailable; retry later" : "database busy; retry later", code: "unavailable", ...base };
+    headers["retry-after"] = down ? "5" : "2";
   } else if ("statusCode" in err && typeof err.statusCode === "number" && err.statusCode >= 400 && err.statusCode < 500) {
     // Fastify's own client errors (bad headers, bad URL encoding, …): their messages carry no internals.
     status = err.statusCode;

@@ -1,3 +1,4 @@
+import { inTransaction } from "../../db/transaction.js";
 import type { PrismaClient } from "../../db/types.js";
 import { NotFoundError, ValidationError } from "../../errors.js";
 import { newId } from "../../ids.js";
@@ -42,7 +43,7 @@ export function createOrgsService({ prisma }: { prisma: PrismaClient }) {
           throw new ValidationError("invalid rate limit", { limit: [`per-minute limit must be an integer 1-${MAX_PER_MINUTE}`] });
         }
       }
-      return prisma.$transaction(async (tx) => {
+      return inTransaction(prisma, async (tx) => {
         if (!(await orgsDal.findById(tx, id))) throw new NotFoundError("org");
         if (change.dukcapilEnabled !== undefined) await orgsDal.setDukcapil(tx, id, change.dukcapilEnabled);
         for (const [bucket, perMinute] of Object.entries(change.limits ?? {})) await orgsDal.setRateLimit(tx, id, bucket, perMinute);
