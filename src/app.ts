@@ -36,6 +36,8 @@ export interface AppOptions {
   /** Where log lines go (default stdout); tests read them. */
   logStream?: { write(line: string): void };
   trustProxy?: boolean;
+  /** The rate limiter's clock (ms since the epoch); tests move it by hand. */
+  rateLimitClock?: () => number;
   /** Browser origins allowed by CORS (CORS_ORIGINS); none: CORS off. */
   corsOrigins?: readonly string[];
   /** The server passes its registry (scraped on the metrics listener); tests get a fresh one. */
@@ -99,7 +101,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(async (scope) => {
     api = scope;
     await scope.register(jsonBody);
-    await scope.register(rateLimitPlugin, { redis: opts.redis });
+    await scope.register(rateLimitPlugin, { redis: opts.redis, clock: opts.rateLimitClock });
     await scope.register(idempotencyPlugin, { idempotency: opts.services.idempotency });
     await scope.register(openapiPlugin); // before the routes: it collects them as they register
 

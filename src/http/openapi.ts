@@ -39,7 +39,7 @@ const STATUS_TEXT: Record<number, string> = {
   413: "Body or file over this endpoint's documented cap",
   415: "Content-Type other than application/json",
   422: "Well-formed but refused by a business rule",
-  429: "Rate limit exceeded for this key and bucket; see Retry-After",
+  429: "Rate limit exceeded for this key and bucket (a sliding 60 s window); see Retry-After",
   500: "Internal error (details only in the service log, under this request id)",
   503: "Database or Redis degraded; retry later (see Retry-After)",
 };
@@ -56,10 +56,16 @@ const HEADERS: Record<string, OpenAPIV3_1.HeaderObject> = {
     type: "string",
     example: "req_01JD0Q3K5V7W9X1Y3Z5A7B9C1D",
   }),
-  "X-RateLimit-Limit": header("Requests per minute allowed for this key in this endpoint's bucket", { type: "integer", example: 30 }),
-  "X-RateLimit-Remaining": header("Requests left in the current window", { type: "integer", example: 29 }),
-  "X-RateLimit-Reset": header("When the current window ends (Unix time, seconds)", { type: "integer", example: 1764115260 }),
-  "Retry-After": header("Seconds to wait before retrying", { type: "integer", example: 42 }),
+  "X-RateLimit-Limit": header("Requests this key may make in this endpoint's bucket in any 60 s (a sliding window, not per calendar minute)", {
+    type: "integer",
+    example: 30,
+  }),
+  "X-RateLimit-Remaining": header("Requests this key may still make now in the bucket", { type: "integer", example: 29 }),
+  "X-RateLimit-Reset": header("When the oldest request counted leaves the 60 s window, i.e. when Remaining next grows (Unix time, seconds)", {
+    type: "integer",
+    example: 1764115260,
+  }),
+  "Retry-After": header("Seconds to wait before retrying (on a 429: until the next request is admitted)", { type: "integer", example: 42 }),
   "WWW-Authenticate": header('RFC 6750: `Bearer` when no Bearer token was sent, `Bearer error="invalid_token"` when the one sent is not a valid key', {
     type: "string",
     example: 'Bearer error="invalid_token"',
@@ -235,7 +241,9 @@ export const openapiPlugin = fp(async (app: FastifyInstance) => {
           "Banks post the Dukcapil (Indonesian civil registry) verdict and official photo for a customer; the service " +
           "records the verification, enrols the photo as the customer's reference face and raises the KYC tier. " +
           "Errors share one shape (`Error`); every response carries `X-Request-Id`; API routes carry rate-limit headers " +
-          "once the key is known (not on a 401, nor on the 400 for a key sent in the URL).",
+          "once the key is known (not on a 401, nor on the 400 for a key sent in the URL). Rate limits are per key and " +
+          "bucket over a sliding 60 s window: no 60 s span admits more than the limit. Every authenticated request counts, " +
+          "refusals (400, 403, 404, 413, 415, …) included; a 429 does not.",
         license: { name: "Proprietary", identifier: "LicenseRef-Proprietary" },
       },
       servers: [{ url: "http://127.0.0.1:3000", description: "local (npm start)" }],
