@@ -4,6 +4,7 @@ import type { Redis } from "ioredis";
 import { serializerCompiler, validatorCompiler } from "fastify-type-provider-zod";
 import { ulid } from "ulid";
 import type { PrismaClient } from "./db/types.js";
+import { trackInFlight, type InFlight } from "./http/in-flight.js";
 import { openapiPlugin } from "./http/openapi.js";
 import { loggerOptions } from "./logging.js";
 import { createMetrics, type Metrics } from "./metrics.js";
@@ -25,6 +26,8 @@ declare module "fastify" {
   interface FastifyInstance {
     /** The API scope's OpenAPI document (only the API's routes are in it). */
     openapiDocument(): ReturnType<FastifyInstance["swagger"]>;
+    /** Requests whose work still runs (shutdown waits for them after closing the listener). */
+    inFlight: InFlight;
   }
 }
 
@@ -76,6 +79,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
 
+  app.decorate("inFlight", trackInFlight(app));
   app.addHook("onRequest", async (request, reply) => {
     reply.header("x-request-id", request.id);
   });

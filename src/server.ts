@@ -112,7 +112,10 @@ async function main() {
     force.unref();
     try {
       clearInterval(flushTimer);
-      await app.close(); // stops accepting, waits for in-flight requests
+      await app.close(); // stops accepting, waits for in-flight requests' connections
+      // and for the work of requests whose client went away meanwhile, before the database closes under it
+      const unfinished = await app.inFlight.drained(SHUTDOWN_GRACE_MS - 5_000);
+      if (unfinished) log.warn({ unfinished }, "requests still running at shutdown; closing the database anyway");
       await metricsServer?.close();
       await admin?.close();
       await runtime.close();
