@@ -26,17 +26,18 @@ export const ErrorResponse = z
   })
   .meta({ id: "Error" });
 
-export type ErrorStatus = 400 | 401 | 403 | 404 | 409 | 413 | 415 | 422 | 429 | 500 | 503;
+export type ErrorStatus = 400 | 401 | 403 | 404 | 409 | 413 | 414 | 415 | 422 | 429 | 500 | 503;
 
 const STATUS_TEXT: Record<number, string> = {
   200: "OK",
   201: "Created",
-  400: "Validation failed (`details.fieldErrors`), malformed JSON, or an API key in the URL",
+  400: "Validation failed (`details.fieldErrors`), malformed JSON, a malformed percent-escape in the path, or an API key anywhere in the URL",
   401: "Missing or invalid Bearer (unknown, revoked or expired key)",
   403: "The key lacks the scope, or the org lacks the capability, this endpoint needs",
   404: "Does not exist, or is not in your org (the two are indistinguishable)",
   409: "Conflicts with current state (a duplicate, or an Idempotency-Key reused or still in progress)",
   413: "Body or file over this endpoint's documented cap",
+  414: "A path parameter over 200 characters",
   415: "Content-Type other than application/json",
   422: "Well-formed but refused by a business rule",
   429: "Rate limit exceeded for this key and bucket (a sliding 60 s window); see Retry-After",
