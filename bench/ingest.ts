@@ -173,7 +173,19 @@ async function main() {
       photoKbAvg: +avgKb.toFixed(1),
       connections: CONNECTIONS,
       seconds: SECONDS,
-      http: { requests: http.requests.total, non2xx, rps: +http.requests.average.toFixed(1), p50ms: http.latency.p50, p99ms: http.latency.p99 },
+      http: {
+        requests: http.requests.total,
+        non2xx,
+        // which statuses, and the client-side failures (no answer in autocannon's 10 s, a broken connection)
+        byStatus: Object.fromEntries(
+          Object.entries((http as unknown as { statusCodeStats: Record<string, { count: number }> }).statusCodeStats).map(([status, v]) => [status, v.count]),
+        ),
+        errors: http.errors,
+        timeouts: http.timeouts,
+        rps: +http.requests.average.toFixed(1),
+        p50ms: http.latency.p50,
+        p99ms: http.latency.p99,
+      },
       inProcess: { calls: times.length, rps: +inProcRps.toFixed(1), p50ms: +pct(times, 50).toFixed(1), p99ms: +pct(times, 99).toFixed(1) },
       httpOverhead: { throughputRatio: +(inProcRps / http.requests.average).toFixed(2), p50Ratio: +(http.latency.p50 / pct(times, 50)).toFixed(2) },
       faceEngine: FACE_ENGINE,

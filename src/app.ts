@@ -4,11 +4,12 @@ import type { Redis } from "ioredis";
 import { serializerCompiler, validatorCompiler } from "fastify-type-provider-zod";
 import { ulid } from "ulid";
 import type { PrismaClient } from "./db/types.js";
+import { trackInFlight, type InFlight } from "./http/in-flight.js";
 import { openapiPlugin } from "./http/openapi.js";
 import { loggerOptions } from "./logging.js";
 import { createMetrics, type Metrics } from "./metrics.js";
 import authPlugin from "./plugins/auth.js";
-import errorHandler, { clientErrorHandler } from "./plugins/error-handler.js";
+import errorHandler, { clientErrorHandler, frameworkErrorHandler, MAX_PARAM_LENGTH } from "./plugins/error-handler.js";
 import idempotencyPlugin from "./plugins/idempotency.js";
 import jsonBody from "./plugins/json-body.js";
 import metricsPlugin from "./plugins/metrics.js";
@@ -27,6 +28,8 @@ declare module "fastify" {
   interface FastifyInstance {
     /** The API scope's OpenAPI document (only the API's routes are in it). */
     openapiDocument(): ReturnType<FastifyInstance["swagger"]>;
+    /** Requests whose work still runs (shutdown waits for them after closing the listener). */
+    inFlight: InFlight;
   }
 }
 
@@ -35,7 +38,11 @@ export interface AppOptions {
   services: Services;
   redis?: Redis;
   logLevel?: string;
+  /** Where log lines go (default stdout); tests read them. */
+  logStream?: { write(line: string): void };
   trustProxy?: boolean;
+  /** The rate limiter's clock (ms since the epoch); tests move it by hand. */
+  rateLimitClock?: () => number;
   /** Browser origins allowed by CORS (CORS_ORIGINS); none: CORS off. */
   corsOrigins?: readonly string[];
   /** The server passes its registry (scraped on the metrics listener); tests get a fresh one. */
@@ -51,7 +58,7 @@ const newRequestId = () => `req_${ulid()}`;
 
 export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const app: FastifyInstance = Fastify({
-    logger: loggerOptions(opts.logLevel ?? "info"),
+    logger: { ...loggerOptions(opts.logLevel ?? "info"), ...(opts.logStream ? { stream: opts.logStream } : {}) },
     // A caller's own X-Request-Id is kept when it is sane, so both sides can trace one request. genReqId reads
     // the header itself: with requestIdHeader set, Fastify would take any incoming value verbatim.
     requestIdHeader: false,
@@ -69,11 +76,14 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     requestTimeout: 30_000,
     keepAliveTimeout: 5_000,
     return503OnClosing: true,
-    routerOptions: { maxParamLength: 200 },
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    // URLs the router refuses (bad percent-escapes, over-long parameters) get the platform's error shape too.
+    frameworkErrors: frameworkErrorHandler,
   });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
 
+  app.decorate("inFlight", trackInFlight(app));
   app.addHook("onRequest", async (request, reply) => {
     reply.header("x-request-id", request.id);
   });
@@ -101,7 +111,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(async (scope) => {
     api = scope;
     await scope.register(jsonBody);
-    await scope.register(rateLimitPlugin, { redis: opts.redis });
+    await scope.register(rateLimitPlugin, { redis: opts.redis, clock: opts.rateLimitClock });
     await scope.register(idempotencyPlugin, { idempotency: opts.services.idempotency });
     await scope.register(openapiPlugin); // before the routes: it collects them as they register
 

@@ -8,6 +8,8 @@ export const MAX_FIELD_NAME = 100;
 export const listedFieldName = (field: string) => (field.length > MAX_FIELD_NAME ? `${field.slice(0, MAX_FIELD_NAME)}…` : field);
 
 export class AppError extends Error {
+  /** Response headers this error's reply needs (e.g. WWW-Authenticate on a 401). */
+  headers: Record<string, string> = {};
   constructor(
     readonly statusCode: number,
     message: string,
@@ -31,8 +33,10 @@ export class BadRequestError extends AppError {
 }
 
 export class UnauthorizedError extends AppError {
-  constructor() {
+  /** `tokenSent`: a Bearer token came and was not a valid key (RFC 6750 §3.1 `invalid_token`); else none came. */
+  constructor({ tokenSent = false }: { tokenSent?: boolean } = {}) {
     super(401, "missing or invalid Bearer", "unauthorized");
+    this.headers["www-authenticate"] = tokenSent ? 'Bearer error="invalid_token"' : "Bearer";
   }
 }
 
@@ -84,8 +88,9 @@ export class ServiceUnavailableError extends AppError {
     message = "service temporarily unavailable; retry later",
     code = "unavailable",
     /** Sent as Retry-After (seconds). */
-    readonly retryAfterSeconds = 5,
+    retryAfterSeconds = 5,
   ) {
     super(503, message, code);
+    this.headers["retry-after"] = String(retryAfterSeconds);
   }
 }

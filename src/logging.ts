@@ -1,7 +1,8 @@
 // pino settings shared by the server and the CLI. Request bodies are never logged; URLs are logged without
-// their query string (a misplaced key would otherwise land in the log); secrets are redacted by path as a
-// second line of defence.
+// their query string, and a path holding an API key not at all (a misplaced key would otherwise land in the
+// log); secrets are redacted by path as a second line of defence.
 import type { LoggerOptions } from "pino";
+import { loggablePath } from "./http/url-secrets.js";
 
 export const REDACT_PATHS = [
   "req.headers.authorization",
@@ -29,7 +30,7 @@ export function loggerOptions(level: string): LoggerOptions {
       req(req: { method: string; url: string; id: string; headers: Record<string, unknown>; socket?: { remoteAddress?: string } }) {
         return {
           method: req.method,
-          path: req.url.split("?")[0],
+          path: loggablePath(req.url),
           userAgent: req.headers["user-agent"],
           remoteAddress: req.socket?.remoteAddress,
         };

@@ -11,6 +11,9 @@ import { createMetrics, startMetricsServer } from "./metrics.js";
 import { acquireDataDirLock, STALE_MS, type DataDirLock } from "./runtime/data-dir-lock.js";
 import { startRetentionSweeper } from "./modules/retention/retention-sweeper.js";
 import { openRuntime } from "./runtime/open.js";
+import { createFilesPrivately, makeDataDirPrivate } from "./runtime/private-files.js";
+
+createFilesPrivately(); // before anything touches the data directory
 
 // V8 lets its old generation grow to a few times the live heap before a full collection, so a sustained
 // stream of short-lived objects (a million-row CSV export through Prisma) swells RSS by ~110 MB of garbage.
@@ -35,6 +38,8 @@ const log = pino(loggerOptions(config.logLevel));
 for (const w of config.warnings) log.warn(`config warning: ${w}`);
 
 async function main() {
+  const loosened = await makeDataDirPrivate(config.dataDir, { create: !config.databaseUrl });
+  if (loosened) log.warn({ dataDir: config.dataDir, modesChanged: loosened }, "the data directory had entries other users could read: made them owner-only");
   // The embedded database belongs to exactly one process; wait briefly if an admin command holds it.
   let lock: DataDirLock | undefined;
   // (up to STALE_MS and a little more: a container restarted after a crash waits out its predecessor's lock)
@@ -122,7 +127,10 @@ async function main() {
     force.unref();
     try {
       clearInterval(flushTimer);
-      await app.close(); // stops accepting, waits for in-flight requests
+      await app.close(); // stops accepting, waits for in-flight requests' connections
+      // and for the work of requests whose client went away meanwhile, before the database closes under it
+      const unfinished = await app.inFlight.drained(SHUTDOWN_GRACE_MS - 5_000);
+      if (unfinished) log.warn({ unfinished }, "requests still running at shutdown; closing the database anyway");
       await sweeper?.stop(); // after the batch in flight
       await metricsServer?.close();
       await admin?.close();

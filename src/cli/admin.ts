@@ -8,6 +8,7 @@ import { ConfigError, loadConfig } from "../config.js";
 import { loggerOptions } from "../logging.js";
 import { acquireDataDirLock, lockHolder } from "../runtime/data-dir-lock.js";
 import { openRuntime } from "../runtime/open.js";
+import { createFilesPrivately, makeDataDirPrivate } from "../runtime/private-files.js";
 import { callAdminSocket, successReply, toAdminReply, type AdminReply } from "./admin-socket.js";
 import { runOfflineCommand } from "./offline-commands.js";
 import { runAdminCommand, USAGE, withDefaultAuditActor } from "./commands.js";
@@ -21,6 +22,7 @@ async function viaServerOrLocally(argv: string[]): Promise<AdminReply> {
   if (!LOG_LEVELS.includes(level)) throw new ConfigError([`ADMIN_LOG_LEVEL: must be one of ${LOG_LEVELS.join(", ")}`]);
   const log = pino({ ...loggerOptions(level) }, pino.destination(2));
   const runLocally = async () => {
+    await makeDataDirPrivate(config.dataDir, { create: !config.databaseUrl });
     const runtime = await openRuntime(config, log, { face: "on-demand" }); // only retemplate needs the engine
     try {
       return successReply(await runAdminCommand(runtime.services, argv));
@@ -55,33 +57,57 @@ async function viaServerOrLocally(argv: string[]): Promise<AdminReply> {
   }
 }
 
-async function main(): Promise<number> {
-  const argv = process.argv.slice(2);
-  if (argv[0] === "--help" || argv[0] === "-h" || argv[0] === "help") {
-    process.stdout.write(`${USAGE}\n`); // asked for: the answer, on stdout
-    return 0;
-  }
-  if (argv.length === 0) {
-    console.error(USAGE); // a mistake: usage on stderr, stdout stays empty
-    return 2;
-  }
-  const reply = runOfflineCommand(argv) ?? (await viaServerOrLocally(withDefaultAuditActor(argv))); // offline: no database, no config
-  if (reply.ok) {
-    process.stdout.write(`${reply.verbatim ?? JSON.stringify(reply.result)}\n`);
-    return 0;
-  }
-  const err = reply.error!;
-  console.error(`error: ${err.message}`);
-  for (const [field, msgs] of Object.entries(err.fieldErrors ?? {})) console.error(`  ${field}: ${msgs.join("; ")}`);
-  if (err.kind === "usage") console.error(USAGE);
-  return err.kind === "usage" ? 2 : 1;
+/**
+ * Writes `text` and resolves once it has been handed to the OS. On a pipe, Node queues what the pipe cannot take
+ * at once (64 KiB) and writes it later: exiting before then would cut the output short. Rejects when the reader
+ * has gone (EPIPE).
+ */
+function writeAll(stream: NodeJS.WriteStream, text: string): Promise<void> {
+  return new Promise((resolve, reject) => stream.write(text, (err) => (err ? reject(err) : resolve())));
 }
 
-main().then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    if (err instanceof ConfigError) for (const p of err.problems) console.error(`config error: ${p}`);
-    else console.error(`error: ${err instanceof Error ? err.message : String(err)}`);
-    process.exit(1);
-  },
+/** What to print and the exit code. */
+interface Outcome {
+  code: number;
+  stdout?: string;
+  stderr?: string[];
+}
+
+async function main(): Promise<Outcome> {
+  createFilesPrivately(); // before anything touches the data directory
+  const argv = process.argv.slice(2);
+  if (argv[0] === "--help" || argv[0] === "-h" || argv[0] === "help") return { code: 0, stdout: `${USAGE}\n` }; // asked for: on stdout
+  if (argv.length === 0) return { code: 2, stderr: [USAGE] }; // a mistake: usage on stderr, stdout stays empty
+  const reply = runOfflineCommand(argv) ?? (await viaServerOrLocally(withDefaultAuditActor(argv))); // offline: no database, no config
+  if (reply.ok) return { code: 0, stdout: `${reply.verbatim ?? JSON.stringify(reply.result)}\n` };
+  const err = reply.error!;
+  const lines = [`error: ${err.message}`, ...Object.entries(err.fieldErrors ?? {}).map(([field, msgs]) => `  ${field}: ${msgs.join("; ")}`)];
+  if (err.kind === "usage") lines.push(USAGE);
+  return { code: err.kind === "usage" ? 2 : 1, stderr: lines };
+}
+
+/** Prints the outcome whole, then exits: never before the last byte has left (see writeAll). */
+async function finish(outcome: Outcome): Promise<never> {
+  let code = outcome.code;
+  try {
+    if (outcome.stdout !== undefined) await writeAll(process.stdout, outcome.stdout);
+  } catch (err) {
+    // The reader went away (`… | head -c 100`): the output did not arrive whole, so this is no success.
+    code = 1;
+    outcome.stderr = [`error: stdout was closed before the output was written whole (${(err as NodeJS.ErrnoException).code ?? String(err)})`];
+  }
+  // (also when there is nothing to add: progress lines written earlier must get out first)
+  await writeAll(process.stderr, outcome.stderr?.length ? `${outcome.stderr.join("\n")}\n` : "").catch(() => {});
+  process.exit(code);
+}
+
+// A reader that goes away makes the streams emit EPIPE errors: writeAll reports them; never crash on them.
+process.stdout.on("error", () => {});
+process.stderr.on("error", () => {});
+
+main().then(finish, (err: unknown) =>
+  finish({
+    code: 1,
+    stderr: err instanceof ConfigError ? err.problems.map((p) => `config error: ${p}`) : [`error: ${err instanceof Error ? err.message : String(err)}`],
+  }),
 );

@@ -66,19 +66,23 @@ function required(values: Record<string, unknown>, name: string): string {
 
 /** `--retain-*-days <n|off>`: a retention window in whole days, or off (null: kept until erased). */
 function retentionDays(v: unknown, flag: string): number | null | undefined {
-  if (v === undefined) return undefined;
   if (v === "off") return null;
-  const { min, max } = RETENTION_DAYS_RANGE;
-  if (typeof v !== "string" || !/^\d{1,5}$/.test(v) || Number(v) < min || Number(v) > max) {
-    throw new UsageError(`--${flag} takes a whole number of days from ${min} to ${max}, or off`);
-  }
-  return Number(v);
+  return wholeNumberFlag(v, flag, RETENTION_DAYS_RANGE.min, RETENTION_DAYS_RANGE.max, " of days", ", or off");
 }
 
-function listLimit(v: unknown): number | undefined {
+/** Longest key lifetime `key create` accepts (a century: anything longer is a typo, not a policy). */
+export const MAX_KEY_DAYS = 36_500;
+
+/**
+ * A numeric flag: digits only (no sign, exponent, hex, fraction or padding: `Number()` would take "1e10",
+ * "0x10" and " 5"), within [min, max]; anything else is a usage error, never a value the command chokes on.
+ */
+function wholeNumberFlag(v: unknown, flag: string, min: number, max: number, unit = "", orElse = ""): number | undefined {
   if (v === undefined) return undefined;
-  if (!/^\d+$/.test(String(v))) throw new UsageError("--limit takes a whole number");
-  return Number(v);
+  const text = String(v);
+  const n = /^\d{1,16}$/.test(text) ? Number(text) : NaN;
+  if (!(n >= min && n <= max)) throw new UsageError(`--${flag} takes a whole number${unit} from ${min} to ${max}${orElse}`);
+  return n;
 }
 
 function onOff(v: unknown, flag: string): boolean | undefined {
@@ -90,13 +94,8 @@ function onOff(v: unknown, flag: string): boolean | undefined {
 
 /** `--face-match-threshold <0-100|default>`: the org's own threshold, or back to the platform default (null). */
 function faceMatchThreshold(v: unknown): number | null | undefined {
-  if (v === undefined) return undefined;
   if (v === "default") return null;
-  const { min, max } = FACE_MATCH_THRESHOLD_RANGE;
-  if (typeof v !== "string" || !/^\d{1,3}$/.test(v) || Number(v) < min || Number(v) > max) {
-    throw new UsageError(`--face-match-threshold takes a whole number from ${min} to ${max}, or default`);
-  }
-  return Number(v);
+  return wholeNumberFlag(v, "face-match-threshold", FACE_MATCH_THRESHOLD_RANGE.min, FACE_MATCH_THRESHOLD_RANGE.max, "", ", or default");
 }
 
 export async function runAdminCommand(services: Services, argv: string[]): Promise<object> {
@@ -119,9 +118,9 @@ export async function runAdminCommand(services: Services, argv: string[]): Promi
       });
       const limits: Record<string, number> = {};
       for (const spec of (v.limit as string[] | undefined) ?? []) {
-        const m = /^([a-z0-9._-]+)=(\d+)$/i.exec(spec);
+        const m = /^([a-z0-9._-]+)=(\d{1,16})$/i.exec(spec);
         if (!m) throw new UsageError(`--limit takes <bucket>=<perMinute>, got "${spec}"`);
-        limits[m[1]!] = Number(m[2]);
+        limits[m[1]!] = Number(m[2]); // the range (and the bucket) are the org's rules: checked by the service
       }
       return services.orgs.update(required(v, "org"), {
         dukcapilEnabled: onOff(v.dukcapil, "dukcapil"),
@@ -141,12 +140,8 @@ export async function runAdminCommand(services: Services, argv: string[]): Promi
       });
       const env = (v.env as string | undefined) ?? "sandbox";
       if (env !== "sandbox" && env !== "live") throw new UsageError("--env takes sandbox or live");
-      let expiresAt: Date | undefined;
-      if (v["expires-in-days"] !== undefined) {
-        const days = Number(v["expires-in-days"]);
-        if (!Number.isInteger(days) || days < 1) throw new UsageError("--expires-in-days takes a whole number of days >= 1");
-        expiresAt = new Date(Date.now() + days * 86_400_000);
-      }
+      const days = wholeNumberFlag(v["expires-in-days"], "expires-in-days", 1, MAX_KEY_DAYS, " of days");
+      const expiresAt = days === undefined ? undefined : new Date(Date.now() + days * 86_400_000);
       const key = await services.apiKeys.create({
         orgId: required(v, "org"),
         scopes: required(v, "scopes").split(","),
@@ -189,7 +184,7 @@ export async function runAdminCommand(services: Services, argv: string[]): Promi
     }
     case "erasure log": {
       const v = parse(rest, { customer: { type: "string" }, limit: { type: "string" } });
-      return services.erasure.log({ customerId: v.customer as string | undefined, limit: listLimit(v.limit) });
+      return services.erasure.log({ customerId: v.customer as string | undefined, limit: wholeNumberFlag(v.limit, "limit", 0, Number.MAX_SAFE_INTEGER) });
     }
     case "retention sweep": {
       const v = parse(rest, { org: { type: "string" } });
@@ -199,14 +194,14 @@ export async function runAdminCommand(services: Services, argv: string[]): Promi
     }
     case "enrolments retemplate": {
       const v = parse(rest, { org: { type: "string" }, "stubs-only": { type: "boolean" }, after: { type: "string" }, limit: { type: "string" } });
-      if (v.limit !== undefined && !/^[1-9]\d*$/.test(String(v.limit))) throw new UsageError("--limit takes a whole number >= 1");
+      const limit = wholeNumberFlag(v.limit, "limit", 1, Number.MAX_SAFE_INTEGER);
       // Progress goes to stderr (stdout carries only the final JSON). Run by a server for the CLI, it lands in
       // the server's stderr instead; the summary still reaches the CLI.
       return services.enrolments.retemplate({
         orgId: v.org as string | undefined,
         stubsOnly: v["stubs-only"] === true,
         afterId: v.after as string | undefined,
-        limit: v.limit === undefined ? undefined : Number(v.limit),
+        limit,
         onProgress: (p) => process.stderr.write(`retemplate: ${p.scanned} scanned, ${p.templated} templated, ${p.notTemplated} not, last ${p.lastId}\n`),
       });
     }
@@ -225,14 +220,14 @@ export async function runAdminCommand(services: Services, argv: string[]): Promi
     }
     case "audit log": {
       const v = parse(rest, { verification: { type: "string" }, limit: { type: "string" } });
-      return services.audit.log({ verificationId: v.verification as string | undefined, limit: listLimit(v.limit) });
+      // digits only here; the range (1 to AUDIT_LIMITS.maxList) is the service's rule
+      const limit = wholeNumberFlag(v.limit, "limit", 0, Number.MAX_SAFE_INTEGER);
+      return services.audit.log({ verificationId: v.verification as string | undefined, limit });
     }
     case "keys rewrap": {
       // Re-seals every stored envelope not under the active (first) key of SEALING_KEYS; safe to re-run.
       const v = parse(rest, { "batch-size": { type: "string" } });
-      const size = v["batch-size"];
-      if (size !== undefined && !/^[1-9]\d{0,3}$/.test(String(size))) throw new UsageError("--batch-size takes a whole number from 1 to 9999");
-      return services.rewrap.rewrap({ batchSize: size === undefined ? undefined : Number(size) });
+      return services.rewrap.rewrap({ batchSize: wholeNumberFlag(v["batch-size"], "batch-size", 1, 9999) });
     }
     default:
       throw new UsageError(command ? `unknown command "${command}"` : "no command given");

@@ -9,6 +9,7 @@ import { Migrator } from "./migrator.js";
 import { pgliteMigrationFactory, scratchPGlite } from "./pglite.js";
 import { pgMigrationFactory } from "./pg.js";
 import { withDataDirLock } from "../runtime/data-dir-lock.js";
+import { createFilesPrivately, makeDataDirPrivate } from "../runtime/private-files.js";
 
 const [cmd, name] = process.argv.slice(2);
 
@@ -40,7 +41,9 @@ async function main(): Promise<number> {
     }
   }
   if (cmd === "deploy" || cmd === "status") {
+    createFilesPrivately(); // before anything touches the data directory (not for new/check: they write prisma/)
     const config = loadDatabaseConfig(); // only DATABASE_URL / DATA_DIR: no service secrets needed
+    await makeDataDirPrivate(config.dataDir, { create: !config.databaseUrl });
     const run = async () => {
       const db = await openDatabase(
         config.databaseUrl ? { kind: "postgres", url: config.databaseUrl } : { kind: "pglite", dataDir: pgliteDir(config.dataDir) },

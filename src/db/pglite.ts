@@ -1,5 +1,6 @@
 import { mkdir } from "node:fs/promises";
 import { PGlite } from "@electric-sql/pglite";
+import { makeDataDirPrivate, PRIVATE_DIR_MODE } from "../runtime/private-files.js";
 import { PrismaPGlite } from "pglite-prisma-adapter";
 import type { SqlDriverAdapter, SqlMigrationAwareDriverAdapterFactory } from "@prisma/driver-adapter-utils";
 
@@ -56,10 +57,22 @@ interface AdapterInternals {
   onError(e: unknown): never;
 }
 
-/** Opens PGlite on disk (or "memory://"). PGlite creates only the last path segment: make the parents. */
+/**
+ * Opens PGlite on disk (or "memory://"). PGlite creates only the last path segment: make the parents.
+ * PGlite's initdb sets its files' modes itself (0666, the umask notwithstanding), and its backend chmods a few it
+ * rewrites: on disk, the cluster is made owner-only once it is open, and again when it closes.
+ */
 export async function openPGlite(dataDir: string, loadDataDir?: Blob): Promise<PGlite> {
-  if (!dataDir.includes("://")) await mkdir(dataDir, { recursive: true });
-  return PGlite.create({ dataDir, ...(loadDataDir ? { loadDataDir } : {}) });
+  if (dataDir.includes("://")) return PGlite.create({ dataDir, ...(loadDataDir ? { loadDataDir } : {}) });
+  await mkdir(dataDir, { recursive: true, mode: PRIVATE_DIR_MODE });
+  const pg = await PGlite.create({ dataDir, ...(loadDataDir ? { loadDataDir } : {}) });
+  await makeDataDirPrivate(dataDir, { create: false });
+  const close = pg.close.bind(pg);
+  pg.close = async () => {
+    await close();
+    await makeDataDirPrivate(dataDir, { create: false });
+  };
+  return pg;
 }
 
 // initdb inside PGlite costs 1-2.5 s; restoring a dump of a pristine cluster costs ~0.3 s.

@@ -28,20 +28,21 @@ export const ErrorResponse = z
   })
   .meta({ id: "Error" });
 
-export type ErrorStatus = 400 | 401 | 403 | 404 | 409 | 413 | 415 | 422 | 429 | 500 | 503;
+export type ErrorStatus = 400 | 401 | 403 | 404 | 409 | 413 | 414 | 415 | 422 | 429 | 500 | 503;
 
 const STATUS_TEXT: Record<number, string> = {
   200: "OK",
   201: "Created",
-  400: "Validation failed (`details.fieldErrors`; a member name given twice in one object is one), malformed JSON (more than one byte order mark included), or an API key in the URL",
+  400: "Validation failed (`details.fieldErrors`; a member name given twice in one object is one), malformed JSON (more than one byte order mark included), a malformed percent-escape in the path, or an API key anywhere in the URL",
   401: "Missing or invalid Bearer (unknown, revoked or expired key)",
   403: "The key lacks the scope, or the org lacks the capability, this endpoint needs",
   404: "Does not exist, or is not in your org (the two are indistinguishable)",
   409: "Conflicts with current state (a duplicate, or an Idempotency-Key reused or still in progress)",
   413: "Body or file over this endpoint's documented cap",
+  414: "A path parameter over 200 characters",
   415: "Content-Type other than application/json, a body that is not valid UTF-8, or a Content-Encoding",
   422: "Well-formed but refused by a business rule",
-  429: "Rate limit exceeded for this key and bucket; see Retry-After",
+  429: "Rate limit exceeded for this key and bucket (a sliding 60 s window); see Retry-After",
   500: "Internal error (details only in the service log, under this request id)",
   503: "Database or Redis degraded; retry later (see Retry-After)",
 };
@@ -58,10 +59,20 @@ const HEADERS: Record<string, OpenAPIV3_1.HeaderObject> = {
     type: "string",
     example: "req_01JD0Q3K5V7W9X1Y3Z5A7B9C1D",
   }),
-  "X-RateLimit-Limit": header("Requests per minute allowed for this key in this endpoint's bucket", { type: "integer", example: 30 }),
-  "X-RateLimit-Remaining": header("Requests left in the current window", { type: "integer", example: 29 }),
-  "X-RateLimit-Reset": header("When the current window ends (Unix time, seconds)", { type: "integer", example: 1764115260 }),
-  "Retry-After": header("Seconds to wait before retrying", { type: "integer", example: 42 }),
+  "X-RateLimit-Limit": header("Requests this key may make in this endpoint's bucket in any 60 s (a sliding window, not per calendar minute)", {
+    type: "integer",
+    example: 30,
+  }),
+  "X-RateLimit-Remaining": header("Requests this key may still make now in the bucket", { type: "integer", example: 29 }),
+  "X-RateLimit-Reset": header("When the oldest request counted leaves the 60 s window, i.e. when Remaining next grows (Unix time, seconds)", {
+    type: "integer",
+    example: 1764115260,
+  }),
+  "Retry-After": header("Seconds to wait before retrying (on a 429: until the next request is admitted)", { type: "integer", example: 42 }),
+  "WWW-Authenticate": header('RFC 6750: `Bearer` when no Bearer token was sent, `Bearer error="invalid_token"` when the one sent is not a valid key', {
+    type: "string",
+    example: 'Bearer error="invalid_token"',
+  }),
   "Content-Disposition": header("A download: attachment, with a file name", {
     type: "string",
     example: 'attachment; filename="attempts-org_01JD0Q3K5V7W9X1Y3Z5A7B9C1D-20261125T093000Z.csv"',
@@ -268,6 +279,7 @@ function decorate(doc: Doc): Doc {
         }
         if (code === 429 || code === 503) headers["Retry-After"] = ref("Retry-After");
         if (code === 200 && DOWNLOADS.has(`${method} ${path}`)) headers["Content-Disposition"] = ref("Content-Disposition");
+        if (code === 401) headers["WWW-Authenticate"] = ref("WWW-Authenticate");
         response.headers = headers;
         const responseExamples = examples?.responses?.[code];
         const media = response.content?.["application/json"];
@@ -297,7 +309,9 @@ export const openapiPlugin = fp(async (app: FastifyInstance) => {
           "Banks post the Dukcapil (Indonesian civil registry) verdict and official photo for a customer; the service " +
           "records the verification, enrols the photo as the customer's reference face and raises the KYC tier. " +
           "Errors share one shape (`Error`); every response carries `X-Request-Id`; API routes carry rate-limit headers " +
-          "once the key is known (not on a 401, nor on the 400 for a key sent in the URL).",
+          "once the key is known (not on a 401, nor on the 400 for a key sent in the URL). Rate limits are per key and " +
+          "bucket over a sliding 60 s window: no 60 s span admits more than the limit. Every authenticated request counts, " +
+          "refusals (400, 403, 404, 413, 415, …) included; a 429 does not.",
         license: { name: "Proprietary", identifier: "LicenseRef-Proprietary" },
       },
       servers: [{ url: "http://127.0.0.1:3000", description: "local (npm start)" }],

@@ -4,6 +4,7 @@
 import fp from "fastify-plugin";
 import type { FastifyReply, FastifyRequest, onRequestHookHandler } from "fastify";
 import { BadRequestError, CapabilityDisabledError, MissingScopeError, UnauthorizedError } from "../errors.js";
+import { urlHoldsKey } from "../http/url-secrets.js";
 import type { ApiKeysService } from "../modules/api-keys/api-keys-service.js";
 import type { AuthContext } from "../modules/api-keys/api-keys-types.js";
 import type { Capability } from "../modules/orgs/orgs-types.js";
@@ -30,6 +31,12 @@ function queryHoldsKey(query: unknown): boolean {
   return false;
 }
 
+export class KeyInUrlError extends BadRequestError {
+  constructor() {
+    super("API keys must be sent in the Authorization header, never in the URL", "key_in_query");
+  }
+}
+
 export function authContext(request: FastifyRequest): AuthContext {
   if (!request.auth) throw new UnauthorizedError();
   return request.auth;
@@ -50,11 +57,10 @@ export function requireCapability(capability: Capability): onRequestHookHandler 
 export default fp<{ apiKeys: ApiKeysService }>(async (app, { apiKeys }) => {
   app.decorateRequest("auth", undefined);
 
-  // Keys in URLs end up in proxy logs and browser histories: refuse them on every route, before anything else.
+  // Keys in URLs end up in proxy logs and browser histories: refuse them on every route (unknown ones too),
+  // before anything else, wherever in the URL they are.
   app.addHook("onRequest", async (request) => {
-    if (queryHoldsKey(request.query)) {
-      throw new BadRequestError("API keys must be sent in the Authorization header, never in the URL", "key_in_query");
-    }
+    if (queryHoldsKey(request.query) || urlHoldsKey(request.url)) throw new KeyInUrlError();
   });
 
   app.decorate("authenticate", async (request: FastifyRequest) => {

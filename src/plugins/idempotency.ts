@@ -47,8 +47,12 @@ export type RecordInTransaction = (tx: DbClient, body: object) => Promise<void>;
 
 export interface IdempotencyState {
   claim: ClaimRef;
-  /** Set once the response is part of the endpoint's own transaction; onSend then stores nothing more. */
-  recordedInTransaction: boolean;
+  /**
+   * The status whose response a transaction of the endpoint recorded. That transaction committed exactly when
+   * the endpoint then answers with this status (a retried or failed one rolled back and answers otherwise):
+   * onSend then stores nothing more.
+   */
+  recordedStatus?: number;
   /** Set when the claim turned out to be another request's by now: nothing of ours may be stored. */
   claimLost: boolean;
   /** For endpoints that commit their effects and the stored response together. */
@@ -116,7 +120,6 @@ export default fp<{ idempotency: IdempotencyService }>(async (app, { idempotency
     }
     const state: IdempotencyState = {
       claim: outcome.claim,
-      recordedInTransaction: false,
       claimLost: false,
       inTransaction: (statusCode) => async (tx, body) => {
         // The exact text the route will send: its serializer for this status (reply.serialize reads the code).
@@ -126,7 +129,7 @@ export default fp<{ idempotency: IdempotencyService }>(async (app, { idempotency
           state.claimLost = true; // our claim went stale and a retry took the key over: roll back, store nothing
           throw new IdempotencyInProgressError();
         }
-        state.recordedInTransaction = true;
+        state.recordedStatus = statusCode;
       },
     };
     request.idempotency = state;
@@ -142,7 +145,7 @@ export default fp<{ idempotency: IdempotencyService }>(async (app, { idempotency
         // Not a result: let a retry execute. (A transaction that recorded the response and committed left the
         // row completed; release only removes an in_progress claim.)
         await idempotency.release(state.claim);
-      } else if (!state.recordedInTransaction) {
+      } else if (state.recordedStatus !== reply.statusCode) {
         const bodyText = jsonText(reply, payload);
         if (bodyText === undefined) await idempotency.release(state.claim); // nothing we could replay faithfully
         else await idempotency.complete(state.claim, { statusCode: reply.statusCode, bodyText });

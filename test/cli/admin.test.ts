@@ -11,7 +11,10 @@ import path from "node:path";
 import { promisify } from "node:util";
 import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
+import { toAdminReply } from "../../src/cli/admin-socket.js";
+import { runAdminCommand } from "../../src/cli/commands.js";
 import { cleanupAll, freePort, newSealingKeys, onCleanup, serviceEnv, startServer, stopServer, tempDir, ROOT } from "../faults/harness.js";
+import { createTestContext } from "../helpers/app.js";
 import { testDbKind } from "../helpers/db.js";
 
 const run = promisify(execFile);
@@ -119,6 +122,57 @@ async function analystFlow(env: NodeJS.ProcessEnv, port: number, orgId: string, 
 }
 
 /**
+ * A verdict whose raw envelope is just under the 256 KiB cap (random text: a truncation, a reorder or a
+ * re-serialisation would show), posted as text so `raw` is stored exactly as written here. Returns the
+ * verification id and the envelope.
+ */
+async function bigVerdict(port: number, key: string, customerId: string): Promise<{ verificationId: string; raw: string }> {
+  const raw = `{"nik":"3171000000000000", "blob":"${randomBytes(190 * 1024).toString("base64")}"}`;
+  expect(Buffer.byteLength(raw)).toBeGreaterThan(250 * 1024);
+  const res = await fetch(`http://127.0.0.1:${port}/api/identity/nik/dukcapil`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+    body: `{"customerId":"${customerId}","valid":false,"reason":"large envelope","raw":${raw}}`,
+  });
+  const body = (await res.json()) as { verification: { id: string } };
+  expect(res.status, JSON.stringify(body)).toBe(201);
+  return { verificationId: body.verification.id, raw };
+}
+
+/** Runs the CLI from a shell with its stdout on a pipe (`| (sleep 1; cat)`: the reader is slow), a file, or `| head -c 100`. */
+async function cliThrough(env: NodeJS.ProcessEnv, args: string[], into: "slow pipe" | "file" | "closed pipe"): Promise<CliResult & { bytes: Buffer }> {
+  const dir = await tempDir("cli-out");
+  const out = path.join(dir, "out");
+  const cmd = `"$0" --import tsx src/cli/admin.ts "$@"`;
+  const script = {
+    "slow pipe": `set -o pipefail; ${cmd} | (sleep 1; cat) > '${out}'`,
+    file: `${cmd} > '${out}'`,
+    "closed pipe": `set -o pipefail; ${cmd} | head -c 100 > '${out}'`,
+  }[into];
+  const r = await run("bash", ["-c", script, process.execPath, ...args], { cwd: ROOT, env, timeout: 60_000 }).then(
+    ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
+    (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
+  );
+  return { ...r, bytes: await readFile(out) };
+}
+
+/** `audit show` of a 256 KiB envelope arrives whole on a pipe and in a file; a reader that closes early makes it fail. */
+async function auditShowArrivesWhole(env: NodeJS.ProcessEnv, big: { verificationId: string; raw: string }) {
+  const args = ["audit", "show", "--verification", big.verificationId, "--reason", "truncation check", "--actor", "tests"];
+  for (const into of ["slow pipe", "file"] as const) {
+    const r = await cliThrough(env, args, into);
+    expect(r.code, `${into}: ${r.stderr}`).toBe(0);
+    expect(r.stderr, into).toBe("");
+    expect(r.bytes.length, into).toBe(Buffer.byteLength(big.raw) + 1);
+    expect(r.bytes.toString("utf8"), into).toBe(`${big.raw}\n`);
+  }
+  const cut = await cliThrough(env, args, "closed pipe");
+  expect(cut.bytes.length).toBe(100);
+  expect(cut.code, cut.stderr).toBe(1);
+  expect(cut.stderr).toMatch(/^error: stdout was closed before the output was written whole \(EPIPE\)\n$/);
+}
+
+/**
  * The whole README flow beside a running server: create org, key and customer with the CLI, and prove over
  * HTTP that the server sees each change at once. `check` runs after every CLI call (the PGlite lock test).
  */
@@ -179,6 +233,13 @@ async function flowBesideServer(env: NodeJS.ProcessEnv, port: number, check: () 
   await fails(env, ["org", "frobnicate"], 2, /usage/);
   await fails(env, ["key", "revoke", "--key-id", "key_nope"], 1, /API key not found/);
   await check();
+
+  // output as large as the largest envelope arrives whole through a pipe and in a file
+  await auditShowArrivesWhole(env, await bigVerdict(port, k, customer.id as string));
+  // absurd numbers are usage errors (exit 2), not internal errors
+  for (const days of ["1e10", "99999999999", "36501", "0x10", "-1"]) {
+    await fails(env, ["key", "create", "--org", orgId, "--scopes", "customers:write", "--expires-in-days", days], 2, /--expires-in-days/);
+  }
 
   // revoked → 401 on the very next request
   const revoked = await ok(env, ["key", "revoke", "--key-id", key.id as string]);
@@ -272,7 +333,10 @@ describe.runIf(testDbKind === "pglite")("admin CLI with the embedded database", 
     const c = await http(port, "POST", "/api/customers", key.key as string, { externalRef: "after-offline" });
     expect(c.status).toBe(201);
     expect(JSON.parse(await readFile(path.join(dataDir, "embedded-db.lock"), "utf8"))).toMatchObject({ pid: server.pid, role: "server" });
+    const big = await bigVerdict(port, key.key as string, (c.body.data as { id: string }).id);
     expect((await stopServer(server)).code).toBe(0);
+    // with no server, the CLI opens the database itself: the output still arrives whole
+    await auditShowArrivesWhole(env, big);
   }, 180_000);
 });
 
@@ -420,4 +484,45 @@ describe("admin customer erase, erasure log, org retention and retention sweep b
     expect(JSON.stringify(server.logs)).not.toContain('"case":1');
     expect((await stopServer(server)).code).toBe(0);
   }, 240_000);
+});
+
+describe("admin CLI numeric flags", () => {
+  it("every numeric flag takes digits in range; anything else is a usage error, never an internal one", async () => {
+    const ctx = await createTestContext();
+    try {
+      const bank = await ctx.tenant();
+      const verification = (await ctx.prisma.verification.findFirst())?.id ?? "ver_none";
+      const absurd = ["1e10", "99999999999", "9999999999999999", "99999999999999999999999", "1e400", "Infinity", "NaN", "-1", "0x10", "1.5", " 5", "5 ", "", "\uff15", "0b1"];
+      const commands: [string, (v: string) => string[]][] = [
+        ["key create --expires-in-days", (v) => ["key", "create", "--org", bank.orgId, "--scopes", "customers:write", "--expires-in-days", v]],
+        ["enrolments retemplate --limit", (v) => ["enrolments", "retemplate", "--org", bank.orgId, "--limit", v]],
+        ["keys rewrap --batch-size", (v) => ["keys", "rewrap", "--batch-size", v]],
+        ["audit log --limit", (v) => ["audit", "log", "--verification", verification, "--limit", v]],
+        ["org set --limit", (v) => ["org", "set", "--org", bank.orgId, "--limit", `identity.nik.dukcapil=${v}`]],
+        ["org set --face-match-threshold", (v) => ["org", "set", "--org", bank.orgId, "--face-match-threshold", v]],
+        ["org set --retain-raw-days", (v) => ["org", "set", "--org", bank.orgId, "--retain-raw-days", v]],
+        ["org set --retain-selfies-days", (v) => ["org", "set", "--org", bank.orgId, "--retain-selfies-days", v]],
+        ["erasure log --limit", (v) => ["erasure", "log", "--limit", v]],
+      ];
+      for (const [name, argv] of commands) {
+        for (const value of absurd) {
+          const kind = await runAdminCommand(ctx.services, argv(value)).then(
+            () => "ok",
+            (err: unknown) => toAdminReply(err).error!.kind,
+          );
+          const what = `${name} ${JSON.stringify(value)}`;
+          // not digits: a usage error for every flag; digits out of range: usage, or the org's/audit's own rule (refused)
+          if (!/^\d+$/.test(value)) expect(kind, what).toBe("usage");
+          else if (name.startsWith("key create")) expect(kind, what).toBe("usage");
+          else expect(["usage", "client", "ok"], what).toContain(kind);
+        }
+      }
+      // the bounds themselves are fine
+      const key = (await runAdminCommand(ctx.services, ["key", "create", "--org", bank.orgId, "--scopes", "customers:write", "--expires-in-days", "36500"])) as { id: string };
+      const row = await ctx.prisma.apiKey.findUniqueOrThrow({ where: { id: key.id } });
+      expect(Math.round((row.expiresAt!.getTime() - Date.now()) / 86_400_000)).toBe(36_500);
+    } finally {
+      await ctx.close();
+    }
+  });
 });

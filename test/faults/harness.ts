@@ -242,9 +242,15 @@ export function newSealingKeys(): string {
   return `kfaults:${randomBytes(32).toString("base64")}`;
 }
 
-/** Starts `node --import tsx src/server.ts` and resolves once it logged "service ready". */
-export async function startServer(env: NodeJS.ProcessEnv, readyTimeoutMs = 30_000): Promise<ServerProcess> {
-  const child = spawn(process.execPath, ["--import", "tsx", "src/server.ts"], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
+/**
+ * Starts `node --import tsx src/server.ts` and resolves once it logged "service ready". `umask`: started from a
+ * shell that set this umask first (as an operator's shell might have).
+ */
+export async function startServer(env: NodeJS.ProcessEnv, readyTimeoutMs = 30_000, opts: { umask?: string } = {}): Promise<ServerProcess> {
+  const args = ["--import", "tsx", "src/server.ts"];
+  const child = opts.umask
+    ? spawn("sh", ["-c", `umask ${opts.umask} && exec "$0" "$@"`, process.execPath, ...args], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] })
+    : spawn(process.execPath, args, { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
   const logs: LogLine[] = [];
   const stderr: string[] = [];
   const waiters = new Set<() => void>();

@@ -5,7 +5,7 @@ import { buildApp } from "../../src/app.js";
 import { createSealer, type Sealer } from "../../src/crypto/seal.js";
 import { faceEngineOff, type FaceTemplater } from "../../src/face/engine.js";
 import { createServices, type Services } from "../../src/services.js";
-import { openTestDatabase, type TestDatabase } from "./db.js";
+import { openTestDatabase, type TestDatabase, type TestDatabaseOptions } from "./db.js";
 
 export interface TestContext {
   app: FastifyInstance;
@@ -30,9 +30,9 @@ export interface Tenant {
 export const ALL_SCOPES = ["verifications:view", "customers:write", "customers:view"];
 
 export async function createTestContext(
-  opts: { face?: FaceTemplater; clock?: { now: () => Date; sleep: (ms: number) => Promise<unknown> }; secureCookies?: boolean } = {},
+  opts: { face?: FaceTemplater; clock?: { now: () => Date; sleep: (ms: number) => Promise<unknown> }; secureCookies?: boolean; db?: TestDatabaseOptions } = {},
 ): Promise<TestContext> {
-  const db = await openTestDatabase();
+  const db = await openTestDatabase(opts.db);
   const sealer = createSealer([{ id: "test1", key: randomBytes(32) }]);
   const services = createServices({ prisma: db.prisma, sealer, face: opts.face ?? faceEngineOff, clock: opts.clock });
   const app = await buildApp({ prisma: db.prisma, services, logLevel: process.env.TEST_LOG_LEVEL ?? "silent", secureCookies: opts.secureCookies });

@@ -3,7 +3,7 @@
 import { readFile } from "node:fs/promises";
 import pg from "pg";
 import { inject } from "vitest";
-import { openDatabase, type Database } from "../../src/db/client.js";
+import { openDatabase, type Database, type TransactionLimits } from "../../src/db/client.js";
 
 export type TestDbKind = "pglite" | "postgres";
 export const testDbKind = (process.env.TEST_DB ?? "pglite") as TestDbKind;
@@ -15,10 +15,16 @@ export interface TestDatabase extends Database {
   url?: string;
 }
 
-export async function openTestDatabase(): Promise<TestDatabase> {
+/** Tests of the limits themselves use a smaller pool or shorter transaction limits than the service's. */
+export interface TestDatabaseOptions {
+  poolMax?: number;
+  transactions?: TransactionLimits;
+}
+
+export async function openTestDatabase(opts: TestDatabaseOptions = {}): Promise<TestDatabase> {
   if (testDbKind === "pglite") {
     const dump = await readFile(inject("pgliteDump"));
-    return openDatabase({ kind: "pglite", dataDir: "memory://", loadDataDir: new Blob([dump]) });
+    return openDatabase({ kind: "pglite", dataDir: "memory://", loadDataDir: new Blob([dump]), transactions: opts.transactions });
   }
   const base = process.env.TEST_DATABASE_URL!;
   const template = inject("pgTemplate")!;
@@ -32,7 +38,7 @@ export async function openTestDatabase(): Promise<TestDatabase> {
   }
   const u = new URL(base);
   u.pathname = `/${name}`;
-  const db = await openDatabase({ kind: "postgres", url: u.toString(), poolMax: 5 });
+  const db = await openDatabase({ kind: "postgres", url: u.toString(), poolMax: opts.poolMax ?? 5, transactions: opts.transactions });
   return {
     ...db,
     url: u.toString(),

@@ -1,5 +1,7 @@
+import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildApp } from "../../src/app.js";
+import { instantText, parseInstant } from "../../src/http/instant.js";
 import { newId } from "../../src/ids.js";
 import type { VerificationMethod, VerificationStatus } from "../../src/kyc/tier.js";
 import type { AttemptRow } from "../../src/modules/attempts/attempts-dal.js";
@@ -355,3 +357,156 @@ describe("GET /api/identity/attempts: refusals and tenancy", () => {
     expect(res.json()).toMatchObject({ bucket: "identity.attempts.list", limit: 1 });
   });
 });
+
+/** A timestamp's parts, as the generators below make them (any day 1-31, so some name no day at all). */
+interface Parts {
+  year: number;
+  month: number;
+  day: number;
+  hour: number;
+  minute: number;
+  second: number;
+  fraction: string;
+  /** minutes east of UTC, or "Z" */
+  offset: number | "Z";
+}
+
+const two = (n: number) => String(n).padStart(2, "0");
+function textOf(p: Parts): string {
+  const off = p.offset === "Z" ? "Z" : `${p.offset < 0 ? "-" : "+"}${two(Math.floor(Math.abs(p.offset) / 60))}:${two(Math.abs(p.offset) % 60)}`;
+  return `${String(p.year).padStart(4, "0")}-${two(p.month)}-${two(p.day)}T${two(p.hour)}:${two(p.minute)}:${two(p.second)}${p.fraction ? `.${p.fraction}` : ""}${off}`;
+}
+
+/**
+ * The model: the instant in microseconds, computed with a Date (which does its own calendar arithmetic: year
+ * 0, a leap second's overflow into the next minute), rounded up to the microsecond; undefined for a day the
+ * month does not have.
+ */
+function modelMicros(p: Parts): bigint | undefined {
+  const d = new Date(0);
+  d.setUTCFullYear(p.year, p.month - 1, p.day);
+  if (d.getUTCDate() !== p.day) return undefined;
+  d.setUTCHours(p.hour, p.minute - (p.offset === "Z" ? 0 : p.offset), p.second, 0);
+  const fraction = p.fraction.padEnd(6, "0");
+  return BigInt(d.getTime()) * 1000n + BigInt(fraction.slice(0, 6)) + (/[1-9]/.test(fraction.slice(6)) ? 1n : 0n);
+}
+
+const partsArb = (near: boolean): fc.Arbitrary<Parts> =>
+  fc.record({
+    // near the stored rows (2026-11-01/02, so the filter cuts through them) or anywhere in years 0000-9999
+    year: near ? fc.constant(2026) : fc.oneof(fc.integer({ min: 0, max: 9999 }), fc.constantFrom(0, 1, 9999)),
+    month: near ? fc.constantFrom(10, 11) : fc.integer({ min: 1, max: 12 }),
+    day: near ? fc.constantFrom(1, 2, 31) : fc.integer({ min: 1, max: 31 }),
+    hour: fc.integer({ min: 0, max: 23 }),
+    minute: fc.integer({ min: 0, max: 59 }),
+    second: fc.oneof(fc.integer({ min: 0, max: 59 }), fc.constant(60)),
+    fraction: fc.oneof(fc.constant(""), fc.stringMatching(/^\d{1,12}$/)),
+    offset: fc.oneof(fc.constant("Z" as const), fc.integer({ min: -(23 * 60 + 59), max: 23 * 60 + 59 }), fc.constantFrom(-(23 * 60 + 59), 16 * 60, 23 * 60 + 59)),
+  });
+
+describe("GET /api/identity/attempts: any timestamp or cursor, never a 5xx", () => {
+  it("timestamps PostgreSQL cannot read as written are normalised to the instant they name", async () => {
+    const cases: [string, string, string][] = [
+      // [from, to, the same window as PostgreSQL reads it]
+      ["0000-01-01T00:00:00Z", "2026-11-01T03:00:00Z", "0001-01-01T00:00:00.000000Z BC"], // year 0000 is 1 BC
+      ["2026-11-01T03:00:00+16:00", "2026-11-01T09:00:00-23:59", "2026-10-31T11:00:00.000000Z"], // offsets beyond ±15:59
+      ["2026-11-01T02:59:60Z", "9999-12-31T23:59:59-23:59", "2026-11-01T03:00:00.000000Z"], // a leap second; year 10000 in UTC
+      ["2026-11-01T02:59:59.9999999999999Z", "2026-11-01T03:00:00.0000000000001Z", "2026-11-01T03:00:00.000000Z"], // 13 fraction digits
+    ];
+    for (const [from, to, fromAsPg] of cases) {
+      const res = await get(bank, `from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}&limit=100`);
+      expect(res.statusCode, `${from} ${to}: ${res.body}`).toBe(200);
+      const f = modelMicros(partsOf(from))!;
+      const t = modelMicros(partsOf(to))!;
+      const want = expected((r) => BigInt(r.createdAt.getTime()) * 1000n >= f && BigInt(r.createdAt.getTime()) * 1000n < t);
+      expect(ids(res.json()), from).toEqual(want.slice(0, 100).map((r) => r.id));
+      expect(instantText(parseInstant(from)!)).toBe(fromAsPg);
+    }
+  });
+
+  it("property: every timestamp is a 200 filtering exactly as the model says, or a 400 on that field when its day does not exist", async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.oneof(partsArb(true), partsArb(false)), fc.oneof(partsArb(true), partsArb(false)), async (fp, tp) => {
+        const [from, to] = [textOf(fp), textOf(tp)];
+        const res = await get(bank, `from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}&limit=100`);
+        expect(res.statusCode, `${from} ${to}: ${res.body}`).toBeLessThan(500);
+        const [f, t] = [modelMicros(fp), modelMicros(tp)];
+        if (f === undefined || t === undefined || f >= t) {
+          expect(res.statusCode, `${from} ${to}`).toBe(400);
+          const fields = Object.keys(res.json().details.fieldErrors);
+          expect(fields, `${from} ${to}`).toEqual([...(f === undefined ? ["from"] : []), ...(t === undefined || (f !== undefined && f >= t) ? ["to"] : [])]);
+          return;
+        }
+        expect(res.statusCode, `${from} ${to}: ${res.body}`).toBe(200);
+        const want = expected((r) => BigInt(r.createdAt.getTime()) * 1000n >= f && BigInt(r.createdAt.getTime()) * 1000n < t);
+        expect(ids(res.json()), `${from} ${to}`).toEqual(want.slice(0, 100).map((r) => r.id));
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it("property: where PostgreSQL reads a timestamp itself, it reads the same instant from ours", async () => {
+    const readable = fc
+      .record({
+        year: fc.integer({ min: 1, max: 9999 }),
+        month: fc.integer({ min: 1, max: 12 }),
+        day: fc.integer({ min: 1, max: 28 }),
+        hour: fc.integer({ min: 0, max: 23 }),
+        minute: fc.integer({ min: 0, max: 59 }),
+        second: fc.integer({ min: 0, max: 60 }),
+        fraction: fc.oneof(fc.constant(""), fc.stringMatching(/^\d{1,6}$/)), // PostgreSQL rounds finer digits, we round up
+        offset: fc.oneof(fc.constant("Z" as const), fc.integer({ min: -(15 * 60 + 59), max: 15 * 60 + 59 })),
+      })
+      .map(textOf);
+    await fc.assert(
+      fc.asyncProperty(readable, async (text) => {
+        const ours = instantText(parseInstant(text)!);
+        const [row] = await ctx.prisma.$queryRawUnsafe<{ same: boolean }[]>("SELECT $1::timestamptz = $2::timestamptz AS same", text, ours);
+        expect(row!.same, `${text} → ${ours}`).toBe(true);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("a crafted cursor with an instant no stored row can have is a 400 on cursor", async () => {
+    const scopeOf = async () => {
+      const first = (await get(bank, "limit=2")).json();
+      return Buffer.from(first.meta.nextCursor as string, "base64url").toString("utf8").split(".")[3]!;
+    };
+    const scope = await scopeOf();
+    const crafted = (ms: string, page = "2") => Buffer.from(`${ms}.ver_X.${page}.${scope}`).toString("base64url");
+    // well-formed and in range: a 200 (it is only a position)
+    expect((await get(bank, `limit=2&cursor=${crafted("0")}`)).statusCode).toBe(200);
+    expect((await get(bank, `limit=2&cursor=${crafted(String(Date.UTC(9999, 11, 31, 23, 59, 59, 999)))}`)).statusCode).toBe(200);
+    for (const ms of [String(Date.UTC(9999, 11, 31, 23, 59, 59, 999) + 1), "999999999999999", "8640000000000000"]) {
+      const res = await get(bank, `limit=2&cursor=${crafted(ms)}`);
+      expect(res.statusCode, ms).toBe(400);
+      expect(Object.keys(res.json().details.fieldErrors), ms).toEqual(["cursor"]);
+    }
+  });
+
+  it("property: arbitrary cursors, crafted or random, are a 200 or a 400 on cursor", async () => {
+    const first = (await get(bank, "limit=2")).json();
+    const scope = Buffer.from(first.meta.nextCursor as string, "base64url").toString("utf8").split(".")[3]!;
+    const craftedText = fc
+      .tuple(fc.oneof(fc.stringMatching(/^\d{1,16}$/), fc.bigInt({ min: 253402300799990n, max: 999999999999999n }).map(String)), fc.stringMatching(/^[A-Za-z0-9_]{1,64}$/), fc.stringMatching(/^\d{1,10}$/), fc.oneof(fc.constant(scope), fc.stringMatching(/^[A-Za-z0-9_-]{11}$/)))
+      .map((parts) => Buffer.from(parts.join("."), "utf8").toString("base64url"));
+    const anyText = fc.oneof(fc.string({ maxLength: 220 }), fc.uint8Array({ maxLength: 150 }).map((b) => Buffer.from(b).toString("base64url")));
+    await fc.assert(
+      fc.asyncProperty(fc.oneof(craftedText, anyText), async (cursor) => {
+        const res = await get(bank, `limit=2&cursor=${encodeURIComponent(cursor)}`);
+        expect(res.statusCode, `${cursor}: ${res.body}`).toBeLessThan(500);
+        if (res.statusCode === 400) expect(Object.keys(res.json().details.fieldErrors), cursor).toEqual(["cursor"]);
+        else expect(res.statusCode, cursor).toBe(200);
+      }),
+      { numRuns: 200 },
+    );
+  });
+});
+
+/** The parts of a timestamp text the model reads (the inverse of textOf). */
+function partsOf(text: string): Parts {
+  const m = /^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d+))?(Z|([+-])(\d\d):(\d\d))$/.exec(text)!;
+  const offset = m[8] === "Z" ? ("Z" as const) : (m[9] === "-" ? -1 : 1) * (Number(m[10]) * 60 + Number(m[11]));
+  return { year: +m[1]!, month: +m[2]!, day: +m[3]!, hour: +m[4]!, minute: +m[5]!, second: +m[6]!, fraction: m[7] ?? "", offset };
+}

@@ -85,6 +85,7 @@ describe("openapi.yaml", () => {
           expect.arrayContaining(["X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"]),
         );
         expect(Object.keys(responses["429"]!.headers!)).toContain("Retry-After");
+        expect(Object.keys(responses["401"]!.headers!)).toContain("WWW-Authenticate");
       }
     }
     expect(Object.keys(d.paths!["/api/identity/nik/dukcapil"]!.post!.responses!)).toEqual(expect.arrayContaining(["404", "409", "413", "415"]));
@@ -133,6 +134,7 @@ describe("openapi.yaml", () => {
     const unauth = await ctx.app.inject({ method: "GET", url: "/api/identity/attempts" });
     expect(unauth.statusCode).toBe(401);
     expect(unauth.headers["x-request-id"]).toBeDefined();
+    expect(unauth.headers["www-authenticate"]).toBe("Bearer");
   });
 
   it("is served at /openapi.json, with human docs at /docs", async () => {

@@ -1,7 +1,9 @@
 // Authentication and the route hooks' order: 400 (key in URL) → 401 → 429 → scope 403 → capability 403 →
 // only then the body (415/413/400). Every response carries the request id; error bodies repeat it.
 import { randomBytes } from "node:crypto";
-import type { LightMyRequestResponse } from "fastify";
+import type { AddressInfo } from "node:net";
+import type { FastifyInstance, LightMyRequestResponse } from "fastify";
+import { buildApp } from "../../src/app.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createId } from "@paralleldrive/cuid2";
 import { createTestContext, type TestContext, type Tenant } from "../helpers/app.js";
@@ -63,6 +65,16 @@ describe("401: every way of not presenting a valid key is the same answer", () =
       expect(res.statusCode, name).toBe(401);
       expect401(res);
       expect(res.headers["x-ratelimit-limit"], name).toBeUndefined(); // nothing was counted for nobody
+      // RFC 6750 §3: the challenge; invalid_token when a Bearer token came and was no valid key
+      expect(res.headers["www-authenticate"], name).toBe(/^bearer(\s|$)/i.test(authorization ?? "") ? 'Bearer error="invalid_token"' : "Bearer");
+    }
+    expect((await ingest({})).headers["www-authenticate"]).toBe("Bearer");
+    expect((await ingest({ authorization: `Bearer qe_sk_sandbox_${secret()}` })).headers["www-authenticate"]).toBe('Bearer error="invalid_token"');
+    // on every route that needs a key
+    for (const url of ["/api/identity/attempts", `/api/identity/kyc/${createId()}`]) {
+      const res = await ctx.app.inject({ method: "GET", url });
+      expect(res.statusCode).toBe(401);
+      expect(res.headers["www-authenticate"]).toBe("Bearer");
     }
     // and the real key passes every hook (a 404 for the made-up customer), whatever the scheme's case
     expect((await ingest(bank.auth)).statusCode).toBe(404);
@@ -74,6 +86,7 @@ describe("401: every way of not presenting a valid key is the same answer", () =
     expect((await ingest(t.auth)).statusCode).toBe(404);
     await ctx.services.apiKeys.revoke(t.keyId);
     expect401(await ingest(t.auth));
+    expect((await ingest(t.auth)).headers["www-authenticate"]).toBe('Bearer error="invalid_token"');
     expect401(await t.post("/api/customers", {}));
 
     const u = await ctx.tenant();
@@ -119,6 +132,62 @@ describe("400: a key in the URL is refused, with or without a valid header", () 
       expect(health.statusCode, q).toBe(400);
       const unknownRoute = await ctx.app.inject({ method: "GET", url: `/no/such/route?${q}` });
       expect(unknownRoute.statusCode, q).toBe(400);
+    }
+  });
+
+  it("anywhere in the path too, percent-encoded or not, on known and unknown routes, and never in a log line", async () => {
+    const lines: string[] = [];
+    const app: FastifyInstance = await buildApp({ prisma: ctx.prisma, services: ctx.services, logLevel: "trace", logStream: { write: (l) => void lines.push(l) } });
+    await app.listen({ host: "127.0.0.1", port: 0 });
+    const port = (app.server.address() as AddressInfo).port;
+    try {
+      const k = bank.key;
+      const secretPart = k.slice("qe_sk_sandbox_".length);
+      const pct = (s: string) => [...s].map((c) => `%${c.charCodeAt(0).toString(16).padStart(2, "0")}`).join("");
+      const paths = [
+        `/${k}`,
+        `/qe_sk_live_${secret()}`,
+        `/api/identity/kyc/${k}`,
+        `/api/identity/kyc/${k.replaceAll("_", "%5F")}`,
+        `/api/identity/kyc/${pct(k)}`,
+        `/api/identity/kyc/${pct(k).replaceAll("%", "%25")}`, // encoded twice
+        `/api/identity/kyc/${k.toUpperCase()}`,
+        `/api/identity/kyc/${k}%zz`, // and a malformed escape: refused by the router, as a key
+        `/api/identity/kyc/${k}${"x".repeat(200)}`, // and over the parameter cap
+        `/api/customers/${k}`,
+        `/healthz/${k}`,
+        `/api/identity/attempts/${encodeURIComponent(`Bearer ${k}`)}`,
+        `/docs/${k}`,
+      ];
+      for (const path of paths) {
+        for (const headers of [bank.auth, {}]) {
+          const injected = await app.inject({ method: "GET", url: path, headers });
+          const real = await fetch(`http://127.0.0.1:${port}${path}`, { headers });
+          const realBody = await real.text();
+          for (const [status, body, requestId] of [
+            [injected.statusCode, injected.body, injected.headers["x-request-id"]],
+            [real.status, realBody, real.headers.get("x-request-id")],
+          ] as const) {
+            expect(status, path).toBe(400);
+            expect(JSON.parse(body)).toEqual({ error: expect.stringMatching(/Authorization header/), code: "key_in_query", requestId });
+            expect(body).not.toContain(secretPart);
+          }
+        }
+        const post = await app.inject({ method: "POST", url: path, headers: { ...bank.auth, "content-type": "application/json" }, payload: "{}" });
+        expect(post.statusCode, `POST ${path}`).toBe(400);
+      }
+      const log = lines.join("");
+      expect(lines.length).toBeGreaterThan(paths.length * 4);
+      expect(log).toMatch(/"msg":"incoming request"/);
+      expect(log).toMatch(/"msg":"request completed"/);
+      expect(log).toMatch(/\[redacted: the path held an API key\]/);
+      // neither the key nor any spelling of it (the secret's characters, plain or percent-encoded)
+      expect(log).not.toMatch(/qe_sk_/i);
+      expect(log).not.toContain(secretPart);
+      expect(log.toLowerCase()).not.toContain(pct(secretPart).toLowerCase());
+      expect(log).not.toMatch(/qe%5Fsk/i);
+    } finally {
+      await app.close();
     }
   });
 

@@ -2,7 +2,10 @@
 // limited route (Reset a Unix timestamp in seconds), Retry-After only on 429, the conventions' 429 body.
 import type { LightMyRequestResponse } from "fastify";
 import { createId } from "@paralleldrive/cuid2";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import fc from "fast-check";
+import { Redis } from "ioredis";
+import { afterAll, beforeAll, describe, expect, it, test } from "vitest";
+import { buildApp } from "../../src/app.js";
 import { createTestContext, type TestContext, type Tenant } from "../helpers/app.js";
 
 const INGEST = "/api/identity/nik/dukcapil";
@@ -150,5 +153,192 @@ describe("customers.create: 120 per minute per key by default", () => {
     expect(res.json()).toMatchObject({ error: "rate limit exceeded", bucket: "customers.create", limit: 120 });
     expect(res.headers["retry-after"]).toMatch(/^\d+$/);
     expect(await ctx.prisma.customer.count({ where: { orgId: bank.orgId } })).toBe(0);
+  });
+});
+
+// ------------------------------------------------------------------------------------ the sliding window
+
+/** An app on the same database whose rate limiter reads a clock the test moves. */
+async function appWithClock(opts: { redis?: Redis; logs?: string[] } = {}) {
+  let now = Date.UTC(2026, 10, 25, 9, 0, 0); // a minute boundary: where a fixed window would reset
+  const app = await buildApp({
+    prisma: ctx.prisma,
+    services: ctx.services,
+    redis: opts.redis,
+    rateLimitClock: () => now,
+    logLevel: opts.logs ? "info" : "silent",
+    logStream: opts.logs ? { write: (l) => void opts.logs!.push(l) } : undefined,
+  });
+  await app.ready();
+  const at = (ms: number) => (now = Date.UTC(2026, 10, 25, 9, 0, 0) + ms);
+  const send = (t: Tenant) =>
+    app.inject({ method: "POST", url: INGEST, headers: { ...t.auth, "content-type": "application/json" }, payload: { customerId: createId(), valid: false } });
+  return { app, at, send, now: () => now };
+}
+
+const redisUrl = process.env.TEST_REDIS_URL;
+const redisClient = () =>
+  new Redis(redisUrl!, { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 2_000, commandTimeout: 1_000, lazyConnect: false });
+async function connected(r: Redis) {
+  if (r.status !== "ready") await new Promise((resolve, reject) => (r.once("ready", resolve), r.once("error", reject)));
+  return r;
+}
+
+describe.each([
+  ["in memory", false],
+  ["in Redis", true],
+] as const)("sliding window %s: no 60-second span admits more than the limit", (_name, withRedis) => {
+  const it = withRedis && !redisUrl ? test.skip : test; // (Redis: with TEST_REDIS_URL)
+  {
+    let redis: Redis | undefined;
+    beforeAll(async () => {
+      if (withRedis) redis = await connected(redisClient());
+    });
+    afterAll(async () => {
+      await redis?.quit();
+    });
+
+    it("the window-edge burst (29 at 0:59.9, 30 at 1:00.1–1:01.2) admits 30, not 59; the slots come back as the oldest leave", async () => {
+      const { app, at, send } = await appWithClock({ redis });
+      try {
+        const bank = await ctx.tenant(); // 30 per minute
+        const statuses = async (from: number, to: number, n: number) => {
+          const out: LightMyRequestResponse[] = [];
+          for (let i = 0; i < n; i++) {
+            at(from + Math.round(((to - from) * i) / Math.max(1, n - 1)));
+            out.push(await send(bank));
+          }
+          return out;
+        };
+        const before = await statuses(59_400, 59_900, 29);
+        expect(before.map((r) => r.statusCode)).toEqual(Array(29).fill(404));
+        const after = await statuses(60_100, 61_200, 30);
+        expect(after.map((r) => r.statusCode)).toEqual([404, ...Array(29).fill(429)]);
+        const refused = after[1]!;
+        expect(rateHeaders(refused)).toMatchObject({ limit: 30, remaining: 0 });
+        // the next slot frees when the first request (at 0:59.4) leaves the window: 1:59.4
+        expect(Number(refused.headers["x-ratelimit-reset"])).toBe(Math.ceil((Date.UTC(2026, 10, 25, 9, 0, 0) + 119_400) / 1000));
+        const refusedAt = 60_100 + Math.round(1_100 / 29); // the second of the 30
+        expect(Number(refused.headers["retry-after"])).toBe(Math.ceil((119_400 - refusedAt) / 1000));
+        // 1:59.4 → 1:59.9: the 29 early ones leave, one by one; the one of 1:00.1 is still in the window
+        const later = await statuses(119_950, 119_950, 30);
+        expect(later.map((r) => r.statusCode)).toEqual([...Array(29).fill(404), 429]);
+        at(120_100 + 1); // and now the 1:00.1 one has left too
+        expect((await send(bank)).statusCode).toBe(404);
+      } finally {
+        await app.close();
+      }
+    });
+
+    it("property: at every instant, what was admitted in the last 60 s is within the limit, and a refusal happens only at the limit", async () => {
+      const { app, at, send } = await appWithClock({ redis });
+      try {
+        await fc.assert(
+          fc.asyncProperty(fc.integer({ min: 1, max: 8 }), fc.array(fc.integer({ min: 0, max: 9_000 }), { minLength: 5, maxLength: 60 }), async (limit, gaps) => {
+            const bank = await ctx.tenant({ limits: { "identity.nik.dukcapil": limit } });
+            const admitted: number[] = [];
+            let t = 0;
+            for (const gap of gaps) {
+              t += gap;
+              at(t);
+              const res = await send(bank);
+              const inWindow = admitted.filter((a) => a > t - 60_000);
+              if (inWindow.length < limit) {
+                expect(res.statusCode, `t=${t} admitted ${inWindow.length}/${limit}`).toBe(404);
+                admitted.push(t);
+                expect(rateHeaders(res).remaining).toBe(limit - inWindow.length - 1);
+              } else {
+                expect(res.statusCode, `t=${t} admitted ${inWindow.length}/${limit}`).toBe(429);
+                expect(Number(res.headers["retry-after"])).toBe(Math.max(1, Math.ceil((inWindow[0]! + 60_000 - t) / 1000)));
+              }
+              const oldest = admitted.filter((a) => a > t - 60_000)[0]!;
+              expect(Number(res.headers["x-ratelimit-reset"])).toBe(Math.ceil((Date.UTC(2026, 10, 25, 9, 0, 0) + oldest + 60_000) / 1000));
+            }
+            for (const a of admitted) expect(admitted.filter((b) => b > a - 60_000 && b <= a).length).toBeLessThanOrEqual(limit);
+          }),
+          { numRuns: 25 },
+        );
+      } finally {
+        await app.close();
+      }
+    });
+  }
+});
+
+describe.runIf(Boolean(redisUrl))("shared through Redis by two instances", () => {
+  it("one key's limit is one budget across both, window edge included", async () => {
+    const [ra, rb] = [await connected(redisClient()), await connected(redisClient())];
+    const a = await appWithClock({ redis: ra });
+    const b = await appWithClock({ redis: rb });
+    try {
+      const bank = await ctx.tenant({ limits: { "identity.nik.dukcapil": 10 } });
+      const statuses: number[] = [];
+      for (let i = 0; i < 12; i++) {
+        a.at(59_000 + i * 100);
+        b.at(59_000 + i * 100);
+        statuses.push((await (i % 2 ? b : a).send(bank)).statusCode);
+      }
+      expect(statuses).toEqual([...Array(10).fill(404), 429, 429]);
+      // past the fixed window's edge: still one shared, sliding budget
+      a.at(60_500);
+      b.at(60_500);
+      expect((await a.send(bank)).statusCode).toBe(429);
+      expect((await b.send(bank)).statusCode).toBe(429);
+      a.at(119_001); // the first admission (0:59.0) has left the window: one slot, for whichever instance asks first
+      b.at(119_001);
+      expect((await b.send(bank)).statusCode).toBe(404);
+      expect((await a.send(bank)).statusCode).toBe(429);
+    } finally {
+      await a.app.close();
+      await b.app.close();
+      await ra.quit();
+      await rb.quit();
+    }
+  });
+
+  it("Redis gone: each instance goes on from what it admitted itself (not the whole limit again), logged once; back: shared again", async () => {
+    const logs: string[] = [];
+    const ra = await connected(redisClient());
+    const rb = await connected(redisClient());
+    const a = await appWithClock({ redis: ra, logs });
+    const b = await appWithClock({ redis: rb });
+    try {
+      const bank = await ctx.tenant({ limits: { "identity.nik.dukcapil": 10 } });
+      for (let i = 0; i < 8; i++) {
+        a.at(1_000 + i);
+        b.at(1_000 + i);
+        expect((await (i % 2 ? b : a).send(bank)).statusCode).toBe(404); // 4 on each
+      }
+      ra.disconnect(); // A loses Redis (B keeps it)
+      const degraded: number[] = [];
+      for (let i = 0; i < 8; i++) {
+        a.at(2_000 + i);
+        degraded.push((await a.send(bank)).statusCode);
+      }
+      // A admitted 4 in this window itself: 6 more, not 10
+      expect(degraded).toEqual([...Array(6).fill(404), 429, 429]);
+      const errorLines = logs.filter((l) => l.includes("rate limit store (Redis) unavailable; falling back to per-replica in-memory limits"));
+      expect(errorLines).toHaveLength(1);
+      expect(JSON.parse(errorLines[0]!).level).toBe(50);
+      // B still shares Redis: 8 of 10 there, so 2 more
+      b.at(2_100);
+      expect((await b.send(bank)).statusCode).toBe(404);
+      expect((await b.send(bank)).statusCode).toBe(404);
+      expect((await b.send(bank)).statusCode).toBe(429);
+      // A's Redis is back: logged, and A is still bound by what it admitted meanwhile (10 in its own log)
+      await ra.connect();
+      a.at(3_000);
+      expect((await a.send(bank)).statusCode).toBe(429);
+      expect(logs.some((l) => l.includes("rate limit store (Redis) is back; limits are shared again"))).toBe(false); // refused locally: Redis not asked
+      a.at(62_000); // A's own entries of 0:01 have left; Redis has B's 0:02.1 ones and A's of 0:01 gone too
+      b.at(62_000);
+      expect((await a.send(bank)).statusCode).toBe(404);
+      expect(logs.some((l) => l.includes("rate limit store (Redis) is back; limits are shared again"))).toBe(true);
+    } finally {
+      await a.app.close();
+      await b.app.close();
+      ra.disconnect();
+      await rb.quit();
+    }
   });
 });

@@ -1,5 +1,6 @@
 // Compliance analysts (admin CLI): created with a generated password shown once, disabled (which ends every
 // session of theirs in the same transaction). Sign-in itself is the console sessions' business.
+import { inTransaction } from "../../db/transaction.js";
 import type { PrismaClient } from "../../db/types.js";
 import { isUniqueViolation } from "../../db/errors.js";
 import { ConflictError, NotFoundError, ValidationError } from "../../errors.js";
@@ -34,7 +35,7 @@ export function createAnalystsService({ prisma, now = () => new Date() }: { pris
 
     /** Disables the analyst and ends every session of theirs at once; disabling again changes nothing. */
     async disable(id: string): Promise<{ id: string; disabledAt: string }> {
-      return prisma.$transaction(async (tx) => {
+      return inTransaction(prisma, async (tx) => {
         const [row] = await analystsDal.disable(tx, id, now());
         const disabled = row ?? (await analystsDal.findById(tx, id));
         if (!disabled) throw new NotFoundError("analyst");

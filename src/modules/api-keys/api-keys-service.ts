@@ -84,14 +84,16 @@ export function createApiKeysService({ prisma, now = () => new Date() }: { prism
     /** `Authorization` header → who is calling. Every failure is the same 401, whatever the reason. */
     async authenticate(authorization: string | undefined): Promise<AuthContext> {
       // The scheme name is case-insensitive (RFC 9110 §11.1); the key itself is compared exactly.
+      // The body is the same 401 whatever the reason; WWW-Authenticate says whether a Bearer token came at all.
+      const bad = new UnauthorizedError({ tokenSent: /^Bearer(\s|$)/i.test(authorization ?? "") });
       const match = /^Bearer (\S+)$/i.exec(authorization ?? "");
       const token = match?.[1];
-      if (!token || !API_KEY_PATTERN.test(token)) throw new UnauthorizedError();
+      if (!token || !API_KEY_PATTERN.test(token)) throw bad;
       const hash = hashApiKey(token);
       const row = await apiKeysDal.findByHash(prisma, hash);
-      if (!row || !timingSafeEqual(row.hash, hash)) throw new UnauthorizedError();
+      if (!row || !timingSafeEqual(row.hash, hash)) throw bad;
       const at = now();
-      if (row.revokedAt || (row.expiresAt && row.expiresAt.getTime() <= at.getTime())) throw new UnauthorizedError();
+      if (row.revokedAt || (row.expiresAt && row.expiresAt.getTime() <= at.getTime())) throw bad;
       pendingTouches.set(row.id, at);
       return {
         keyId: row.id,

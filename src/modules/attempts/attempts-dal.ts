@@ -10,7 +10,7 @@ export interface AttemptsFilter {
   method?: VerificationMethod;
   status?: VerificationStatus;
   customerId?: string;
-  /** inclusive; an ISO 8601 timestamp, handed to PostgreSQL as is (it keeps sub-millisecond digits a Date would drop) */
+  /** inclusive; an instant as http/instant.ts writes it for PostgreSQL (exact to the microsecond, any year) */
   from?: string;
   /** exclusive; as `from` */
   to?: string;

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
+import { instantText, parseInstant, TIMESTAMP_PATTERN, type Micros } from "../../http/instant.js";
 import { CUID_PATTERN } from "../../ids.js";
 import { VERIFICATION_METHODS, VERIFICATION_STATUSES } from "../../kyc/tier.js";
 
@@ -19,10 +20,18 @@ export interface AttemptsCursor {
 }
 
 const CURSOR_TEXT = /^(\d{1,15})\.([A-Za-z0-9_]{1,64})\.(\d{1,9})\.([A-Za-z0-9_-]{11})$/;
+/** The last instant a stored row can have that a cursor carries (a Date's ISO text keeps four year digits up to here). */
+const CURSOR_MAX_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+
+/** A `from`/`to` filter: the instant (exact to the microsecond) and its text for PostgreSQL (see http/instant.ts). */
+export interface FilterInstant {
+  us: Micros;
+  text: string;
+}
 
 /** What a cursor is bound to: the listing's filters (timestamps compared as instants) and page size. */
-export function cursorScope(q: { method?: string; status?: string; customerId?: string; from?: string; to?: string; limit?: number }): string {
-  const instant = (t?: string) => (t === undefined ? null : Date.parse(t));
+export function cursorScope(q: { method?: string; status?: string; customerId?: string; from?: FilterInstant; to?: FilterInstant; limit?: number }): string {
+  const instant = (t?: FilterInstant) => (t === undefined ? null : t.text);
   const listing = [q.method ?? null, q.status ?? null, q.customerId ?? null, instant(q.from), instant(q.to), q.limit ?? ATTEMPTS_PAGE.defaultLimit];
   return createHash("sha256").update(JSON.stringify(listing)).digest("base64url").slice(0, 11);
 }
@@ -36,8 +45,10 @@ export function decodeCursor(s: string): AttemptsCursor | undefined {
   const m = CURSOR_TEXT.exec(Buffer.from(s, "base64url").toString("utf8"));
   if (!m) return undefined;
   const page = Number(m[3]);
-  if (page < 2) return undefined;
-  return { createdAt: new Date(Number(m[1])), id: m[2]!, page, scope: m[4]! };
+  const ms = Number(m[1]);
+  // Only a stored row's instant can be in a cursor we made: a far-future one was crafted.
+  if (page < 2 || ms > CURSOR_MAX_MS) return undefined;
+  return { createdAt: new Date(ms), id: m[2]!, page, scope: m[4]! };
 }
 
 /**
@@ -54,10 +65,24 @@ const wholeNumber = (min: number, max: number) =>
       .max(max, `must be at most ${max}`),
   );
 
-// A "+" in an unencoded query string arrives as a space; "2026-11-18T00:00:00 07:00" means "+07:00".
+const TIMESTAMP_MESSAGE = "must be an ISO 8601 timestamp with a timezone, e.g. 2026-11-18T00:00:00Z";
+// A "+" in an unencoded query string arrives as a space; "2026-11-18T00:00:00 07:00" means "+07:00". Every
+// timestamp of the grammar names one instant and is accepted (year 0000, an offset up to ±23:59, a leap second,
+// any number of fraction digits), normalised to one PostgreSQL reads exactly.
 const timestamp = z.preprocess(
   (v) => (typeof v === "string" ? v.replace(/^(\S+T[\d:.]+) (\d\d:?\d\d)$/, "$1+$2") : v),
-  z.iso.datetime({ offset: true, message: "must be an ISO 8601 timestamp with a timezone, e.g. 2026-11-18T00:00:00Z" }),
+  z
+    .string()
+    .regex(TIMESTAMP_PATTERN, TIMESTAMP_MESSAGE)
+    .meta({ format: "date-time" })
+    .transform((s, ctx): FilterInstant => {
+      const us = parseInstant(s);
+      if (us === undefined) {
+        ctx.addIssue({ code: "custom", message: `${TIMESTAMP_MESSAGE} (that day does not exist)` });
+        return z.NEVER;
+      }
+      return { us, text: instantText(us) };
+    }),
 );
 
 /** The listing's filters, shared by the listing and the export. */
@@ -69,8 +94,8 @@ const FILTERS = {
   to: timestamp.optional().describe("only attempts created before this instant"),
 };
 
-function fromBeforeTo(q: { from?: string; to?: string }, ctx: z.RefinementCtx) {
-  if (q.from && q.to && Date.parse(q.from) >= Date.parse(q.to)) ctx.addIssue({ code: "custom", path: ["to"], message: "must be after from" });
+function fromBeforeTo(q: { from?: FilterInstant; to?: FilterInstant }, ctx: z.RefinementCtx) {
+  if (q.from && q.to && q.from.us >= q.to.us) ctx.addIssue({ code: "custom", path: ["to"], message: "must be after from" });
 }
 
 export const AttemptsQuery = z

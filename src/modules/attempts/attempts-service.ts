@@ -65,8 +65,8 @@ export function createAttemptsService({
         method: q.method,
         status: q.status,
         customerId: q.customerId,
-        from: q.from,
-        to: q.to,
+        from: q.from?.text,
+        to: q.to?.text,
       };
       // One row past the page tells whether there is a next page without counting.
       const rows = await attemptsDal.page(prisma, filter, {
@@ -97,7 +97,7 @@ export function createAttemptsService({
      * page) neither shift nor repeat a row. Stop iterating and no further query runs.
      */
     async *exportPages(orgId: string, q: AttemptsExportQueryInput): AsyncGenerator<AttemptRow[]> {
-      const filter: AttemptsFilter = { orgId, method: q.method, status: q.status, customerId: q.customerId, from: q.from, to: q.to };
+      const filter: AttemptsFilter = { orgId, method: q.method, status: q.status, customerId: q.customerId, from: q.from?.text, to: q.to?.text };
       let before: { createdAt: Date; id: string } | undefined;
       for (;;) {
         const rows = await attemptsDal.page(prisma, filter, { limit: exportPageRows, offset: 0, before });

@@ -11,7 +11,7 @@ import view from "@fastify/view";
 import { Eta } from "eta";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { hasZodFastifySchemaValidationErrors } from "fastify-type-provider-zod";
-import { isDatabaseUnavailable } from "../../db/errors.js";
+import { databaseFailureOf } from "../../db/errors.js";
 import { AppError } from "../../errors.js";
 import type { Services } from "../../services.js";
 import { consoleRoutes } from "./console-routes.js";
@@ -63,13 +63,15 @@ export default async function consolePlugin(scope: FastifyInstance, opts: Consol
     if (err instanceof AppError) {
       status = err.statusCode;
       message = err.message;
+      reply.headers(err.headers);
     } else if (hasZodFastifySchemaValidationErrors(err)) {
       status = 400;
       message = "The request was not valid.";
     } else if (err.code === "FST_ERR_CTP_BODY_TOO_LARGE") {
       status = 413;
       message = "The form was larger than this page accepts.";
-    } else if (isDatabaseUnavailable(err)) {
+    } else if (databaseFailureOf(err)) {
+      // busy, down or a conflict that outlasted its retries: the database's state, not a bug
       status = 503;
       message = "The database is unavailable right now. Try again in a few seconds.";
       reply.header("retry-after", "5");

@@ -1,4 +1,5 @@
 // The Dukcapil verdict ingest: validate, seal, then record everything in one transaction.
+import { inTransaction } from "../../db/transaction.js";
 import type { DbClient, PrismaClient } from "../../db/types.js";
 import type { Sealer } from "../../crypto/seal.js";
 import { NotFoundError, ValidationError } from "../../errors.js";
@@ -70,7 +71,9 @@ export function createDukcapilService({ prisma, sealer, face, now = () => new Da
           ? null
           : new Uint8Array(sealer.seal(Buffer.from(input.rawText, "utf8"), { purpose: "verification.raw", rowId: verificationId }));
 
-      const committed = await prisma.$transaction(async (tx) => {
+      // Run again by inTransaction after a serialization failure or deadlock: everything above is computed once,
+      // everything below writes through `tx` only (the idempotent response included).
+      const committed = await inTransaction(prisma, async (tx) => {
         const customer = await customersDal.lockInOrg(tx, input.orgId, input.customerId);
         if (!customer) throw new NotFoundError("customer");
         const at = now();

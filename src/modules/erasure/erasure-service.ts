@@ -8,6 +8,7 @@
 // kill) leaves every row either as it was or erased, and running it again finishes the rest. The erasure
 // record is written when the run is complete, counting what that run erased: a crashed run leaves no record,
 // the rerun that finishes its work writes one (the rows keep the time the crashed run erased them).
+import { inTransaction } from "../../db/transaction.js";
 import { monotonicFactory } from "ulid";
 import type { PrismaClient } from "../../db/types.js";
 import { NotFoundError, ValidationError } from "../../errors.js";
@@ -71,7 +72,7 @@ export function createErasureService({ prisma, now = () => new Date(), batchSize
       // Enrolments under the customer's row lock, the lock verdicts and matches take: a match that chose a
       // reference before this batch sees it erased when it commits, and refuses (409 no_face_reference).
       for (;;) {
-        const done = await prisma.$transaction(async (tx) => {
+        const done = await inTransaction(prisma, async (tx) => {
           await customersDal.lockInOrg(tx, customer.orgId, customer.id);
           return erasureDal.eraseEnrolmentBatch(tx, customer.id, at, batchSize);
         });

@@ -5,6 +5,7 @@
 // a stub or another model's, re-templated from its sealed photo. The transaction then writes the
 // verification with its evidence, the sealed selfie, the re-made reference template and the tier step, or
 // nothing at all: every refusal (400/404/409/422/503) happens before it.
+import { inTransaction } from "../../db/transaction.js";
 import type { DbClient, PrismaClient } from "../../db/types.js";
 import type { Sealer } from "../../crypto/seal.js";
 import { ConflictError, NotFoundError, ServiceUnavailableError, UnprocessableError } from "../../errors.js";
@@ -110,7 +111,8 @@ export function createFaceMatchService({ prisma, sealer, face, now = () => new D
       const verificationId = newId.verification();
       const selfieSealed = new Uint8Array(sealer.seal(photo.bytes, { purpose: "face_match.selfie", rowId: verificationId }));
 
-      const committed = await prisma.$transaction(async (tx) => {
+      // Run again by inTransaction after a serialization failure or deadlock: only writes through `tx` below.
+      const committed = await inTransaction(prisma, async (tx) => {
         const customer = await customersDal.lockInOrg(tx, input.orgId, input.customerId);
         if (!customer) throw new NotFoundError("customer");
         // An erasure takes the same lock: a reference erased since it was chosen must not get a selfie compared

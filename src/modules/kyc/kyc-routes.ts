@@ -14,7 +14,7 @@ export async function kycRoutes(app: FastifyInstance, { kyc }: { kyc: KycService
         summary: "A customer's KYC detail: stored tier, eligible tier, verifications and tier history",
         tags: ["kyc"],
         params: KycParams,
-        response: { 200: KycDetailResponse, ...errorResponses(400, 401, 403, 404, 429, 500, 503) },
+        response: { 200: KycDetailResponse, ...errorResponses(400, 401, 403, 404, 414, 429, 500, 503) },
       },
     },
     async (request) => kyc.detail(authContext(request).orgId, request.params.customerId),

@@ -1,3 +1,4 @@
+import { inTransaction } from "../../db/transaction.js";
 import type { PrismaClient } from "../../db/types.js";
 import { NotFoundError, ValidationError } from "../../errors.js";
 import { FACE_MATCH_THRESHOLD_RANGE } from "../../face/match-policy.js";
@@ -72,7 +73,7 @@ export function createOrgsService({ prisma }: { prisma: PrismaClient }) {
           throw new ValidationError("invalid rate limit", { limit: [`per-minute limit must be an integer 1-${MAX_PER_MINUTE}`] });
         }
       }
-      return prisma.$transaction(async (tx) => {
+      return inTransaction(prisma, async (tx) => {
         if (!(await orgsDal.findById(tx, id))) throw new NotFoundError("org");
         if (change.dukcapilEnabled !== undefined) await orgsDal.setDukcapil(tx, id, change.dukcapilEnabled);
         if (change.faceMatchThreshold !== undefined) await orgsDal.setFaceMatchThreshold(tx, id, change.faceMatchThreshold);
