@@ -25,7 +25,7 @@ import pg from "pg";
 import { createSealer, generateSealingKeyEntry, parseSealingKeys } from "../src/crypto/seal.js";
 import { openDatabase } from "../src/db/client.js";
 import { faceEngineOff } from "../src/face/engine.js";
-import { startHumanFaceEngine } from "../src/face/human-engine.js";
+import { startFaceTemplateEngine } from "../src/face/template-engine.js";
 import { createServices } from "../src/services.js";
 import { PORTRAIT_PEOPLE, portrait } from "../test/face/photos.js";
 import type { ProbeReport } from "./server-probe.js";
@@ -128,7 +128,7 @@ async function main() {
     const face =
       FACE_ENGINE === "off"
         ? faceEngineOff
-        : startHumanFaceEngine({ workers: Number(process.env.FACE_WORKERS ?? 1), timeoutMs: Number(process.env.FACE_TIMEOUT_MS ?? 3000) });
+        : startFaceTemplateEngine({ workers: Number(process.env.FACE_WORKERS ?? 1), timeoutMs: Number(process.env.FACE_TIMEOUT_MS ?? 3000) });
     const inProc = createServices({ prisma: db.prisma, sealer, face });
     const times: number[] = [];
     const b64 = photos.map((p) => p.toString("base64"));
