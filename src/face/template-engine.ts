@@ -57,6 +57,9 @@ export class FaceEngineClosedError extends Error {
 
 const require = createRequire(import.meta.url);
 
+/** How long close() waits for the photos already in the workers before it ends the threads anyway. */
+const CLOSE_TIMEOUT_MS = 10_000;
+
 type Outcome = { kind: "done"; result: FaceWorkerResult } | { kind: "timeout" } | { kind: "error"; err: unknown };
 
 /** Workers run the .ts source under tsx in development and tests, the built .js otherwise. */
@@ -94,15 +97,26 @@ export function startFaceTemplateEngine(opts: FaceTemplateEngineOptions): FaceTe
   // Without a listener a worker error outside a task would be thrown on the main thread and end the service.
   pool.on("error", (err: Error) => opts.onWorkerError?.(err));
 
+  // A worker terminated while it is inside onnxruntime's run() takes the whole process down (the binding
+  // throws a C++ exception when it cannot hand its result to a thread being torn down). So close() lets the
+  // photos already in the workers finish, and the hung-worker cut-off is far beyond any template's time.
   const hungAfterMs = Math.max(30_000, 10 * opts.timeoutMs);
   let closed = false;
   let broken = false;
   let running = 0;
   const waiting = new PriorityQueue<{ start: () => void; fail: (err: Error) => void }>();
 
+  let onIdle: (() => void) | undefined;
   const runNext = () => {
     while (running < capacity && waiting.size > 0) waiting.shift()!.start();
+    if (running === 0) onIdle?.();
   };
+  /** Resolves when no photo is in a worker any more. */
+  const idle = () =>
+    new Promise<void>((resolve) => {
+      if (running === 0) return resolve();
+      onIdle = resolve;
+    });
 
   /**
    * One photo through a worker, within the budget. Photos wait here, not in piscina, so a photo whose
@@ -186,6 +200,16 @@ export function startFaceTemplateEngine(opts: FaceTemplateEngineOptions): FaceTe
       if (closed) return;
       closed = true;
       for (const entry of waiting.drain()) entry.fail(new Error("face engine closed"));
+      // Waits for the photos in the workers (whose answers may already have gone out as timeout stubs), then
+      // ends the threads: terminating one mid-inference would abort the process (see hungAfterMs). (Not
+      // piscina's close(): it counts a worker done once per worker and ends the others' tasks early.)
+      // Likewise a worker still loading (onnxruntime loads its model in native code).
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.all([ready.catch(() => {}), idle()]),
+        new Promise((resolve) => (timer = setTimeout(resolve, CLOSE_TIMEOUT_MS))),
+      ]);
+      clearTimeout(timer);
       if (!broken) await pool.destroy();
     },
   };

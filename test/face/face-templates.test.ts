@@ -157,7 +157,7 @@ describe("face templates on the Dukcapil ingest", () => {
 describe("the time budget", () => {
   it("a photo not done within FACE_TIMEOUT_MS gets cause timeout, and close() ends the engine", async () => {
     // A second engine whose budget is shorter than its model load: the photo waits for a worker and times out.
-    // It is closed before it finishes loading, so it costs a thread start, not a second copy of the models.
+    // close() lets its worker finish loading first (ending it inside onnxruntime would abort the process).
     const slow = startFaceTemplateEngine({ workers: 1, timeoutMs: 30 });
     try {
       expect(await slow.template(alice)).toEqual({ ok: false, cause: "timeout" });
