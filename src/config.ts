@@ -52,7 +52,8 @@ const envSchema = z.object({
   // The face engine (README "Face templates"): `off` makes every enrolment a stub with cause engine_off.
   FACE_ENGINE: z.enum(["human", "off"]).default("human"),
   FACE_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(3000),
-  FACE_WORKERS: z.coerce.number().int().min(1).max(16).default(1),
+  // Default 2: one per core of the 2-core machines it is sized for (README "Face templates": sizing).
+  FACE_WORKERS: z.coerce.number().int().min(1).max(16).default(2),
   // Browser origins allowed to call the API (CORS); unset: no CORS at all (see SECURITY.md).
   CORS_ORIGINS: optionalString.transform((v, ctx) => {
     if (v === undefined) return undefined;

@@ -57,6 +57,8 @@ export class FaceEngineClosedError extends Error {
 
 const require = createRequire(import.meta.url);
 
+const WORKER_YOUNG_GENERATION_MB = 8;
+
 /** How long close() waits for the photos already in the workers before it ends the threads anyway. */
 const CLOSE_TIMEOUT_MS = 10_000;
 
@@ -92,6 +94,10 @@ export function startFaceTemplateEngine(opts: FaceTemplateEngineOptions): FaceTe
     maxThreads: capacity,
     idleTimeout: Number.POSITIVE_INFINITY, // a thread holds loaded models: never let it go idle-exit
     concurrentTasksPerWorker: 1,
+    // Each thread's V8 young generation defaults to tens of MB; the worker's garbage is a photo's pixels and
+    // a few small arrays per task. 8 MB cost no measurable CPU and saved ~45 MB per worker (two workers, 60
+    // templates each: 483 -> 389 MB RSS).
+    resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB },
     workerData: { recognitionModelSha256: RECOGNITION_MODEL_SHA256, crashMarker: opts.crashMarker } satisfies FaceWorkerData,
   });
   // Without a listener a worker error outside a task would be thrown on the main thread and end the service.

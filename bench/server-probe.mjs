@@ -1,0 +1,29 @@
+// Loaded into the benchmarked service process (node --import): measures its event-loop delay and RSS and
+// answers the bench over the IPC channel. Bench-only; the service itself knows nothing of it. Plain
+// JavaScript, so it also loads into the built service (node dist/src/server.js) without tsx.
+// It answers { rssMb, cpuMs, eventLoopDelayMs: { p50, p99, max } } (ProbeReport in bench/ingest.ts): cpuMs is
+// the process's CPU time (all threads, face workers included) since the last reset.
+import process from "node:process";
+import { monitorEventLoopDelay } from "node:perf_hooks";
+
+if (process.send) {
+  const eld = monitorEventLoopDelay({ resolution: 5 }); // values include the 5 ms sampling interval: conservative
+  eld.enable();
+  const ms = (ns) => +(ns / 1e6).toFixed(1);
+  let cpu = process.cpuUsage();
+  process.on("message", (m) => {
+    if (m !== "probe:report" && m !== "probe:reset") return;
+    const used = process.cpuUsage(cpu);
+    const report = {
+      rssMb: Math.round(process.memoryUsage().rss / 1024 / 1024),
+      cpuMs: Math.round((used.user + used.system) / 1000),
+      eventLoopDelayMs: { p50: ms(eld.percentile(50)), p99: ms(eld.percentile(99)), max: ms(eld.max) },
+    };
+    if (m === "probe:reset") {
+      eld.reset();
+      cpu = process.cpuUsage();
+    }
+    process.send(report);
+  });
+  process.channel?.unref(); // never keep the service alive on the bench's account
+}
