@@ -2,7 +2,7 @@
 //
 // Seeds a fresh database with 1 M attempts of one org (plus a neighbour org with 100 k) by bulk SQL
 // (bench/seed-attempts.ts), starts the real service as its own process (node src/server.ts with
-// bench/server-probe.ts loaded, which reports that process's RSS over IPC), warms it up with a small export,
+// bench/server-probe.mjs loaded, which reports that process's RSS over IPC), warms it up with a small export,
 // then downloads the whole export over HTTP and reads it as fast as it arrives. Printed: rows, seconds,
 // rows/s, time to first byte, MB, and the service's RSS before the export, its peak while the export ran
 // (sampled every 100 ms) and the growth. Target: the whole export in under 60 s, RSS growth under 50 MB
@@ -23,7 +23,7 @@ import { faceEngineOff } from "../src/face/engine.js";
 import { ATTEMPTS_CSV_HEADER } from "../src/modules/attempts/attempts-schemas.js";
 import { createServices } from "../src/services.js";
 import { seedAttempts } from "./seed-attempts.js";
-import type { ProbeReport } from "./server-probe.js";
+import type { ProbeReport } from "./probe-report.js";
 
 const BASE_URL = process.env.BENCH_DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
 const ROWS = Number(process.env.BENCH_ROWS ?? 1_000_000);
@@ -99,7 +99,7 @@ async function main() {
     await db.close();
 
     const port = await freePort();
-    server = spawn(process.execPath, ["--expose-gc", ...(process.env.BENCH_NODE_FLAGS?.split(" ").filter(Boolean) ?? []), "--import", "tsx", "--import", "./bench/server-probe.ts", "src/server.ts"], {
+    server = spawn(process.execPath, ["--expose-gc", ...(process.env.BENCH_NODE_FLAGS?.split(" ").filter(Boolean) ?? []), "--import", "tsx", "--import", "./bench/server-probe.mjs", "src/server.ts"], {
       cwd: ROOT,
       env: { ...process.env, NODE_ENV: "production", DATABASE_URL: url.toString(), SEALING_KEYS: sealingKeys, PORT: String(port), LOG_LEVEL: "warn", FACE_ENGINE: "off" },
       stdio: ["ignore", "inherit", "inherit", "ipc"],

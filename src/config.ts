@@ -52,6 +52,8 @@ const envSchema = z.object({
   // The face engine (README "Face templates"): `off` makes every enrolment a stub with cause engine_off.
   FACE_ENGINE: z.enum(["human", "off"]).default("human"),
   FACE_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(3000),
+  // Default 1 on the 2-core machines it is sized for: the other core serves HTTP, photo checks and the
+  // database, and RSS stays under 450 MB; a second worker buys throughput for ~+150 MB (README "Face templates").
   FACE_WORKERS: z.coerce.number().int().min(1).max(16).default(1),
   // The background retention sweep (README "Erasure and retention"): seconds between runs, or off.
   RETENTION_SWEEP_INTERVAL_SECONDS: optionalString.transform((v, ctx) => {

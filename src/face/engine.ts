@@ -30,7 +30,7 @@ export interface TemplateOptions {
 }
 
 export interface FaceTemplater {
-  /** Model id and version every template of this engine carries (e.g. `human-3.3.6/faceres`); null when off. */
+  /** Model id and version every template of this engine carries (e.g. `human-3.3.6+align5/fr_feature-87aacdfe5751`); null when off. */
   readonly model: string | null;
   /** How many photos the engine works on at once (its worker threads); 0 when off. */
   readonly capacity: number;
@@ -82,8 +82,8 @@ export function decodeTemplate(template: Uint8Array): Float32Array {
 }
 
 /**
- * Cosine similarity of two templates of the same model, in [-1, 1]. A measure, not a decision: see the
- * README ("Face templates") for why no threshold here may approve a match on its own.
+ * Cosine similarity of two templates of the same model, in [-1, 1]. A measure, not a decision: the
+ * decision is match-policy.ts's (score and threshold).
  */
 export function compareTemplates(a: Uint8Array, b: Uint8Array): number {
   const x = decodeTemplate(a);

@@ -10,7 +10,7 @@ import { jsonSchemaTransform, jsonSchemaTransformObject } from "fastify-type-pro
 import type { OpenAPIV3_1 } from "openapi-types";
 import { stringify } from "yaml";
 import { z } from "zod";
-import { HUMAN_MODEL_ID } from "../face/human-engine.js";
+import { FACE_TEMPLATE_MODEL_ID } from "../face/pipeline.js";
 import { DEFAULT_FACE_MATCH_THRESHOLD } from "../face/match-policy.js";
 
 /** The platform's error shape (plugins/error-handler.ts). Loose: some errors carry more fields. */
@@ -131,7 +131,7 @@ export const EXAMPLES: Record<
           verification: { id: "ver_01HXY7Q8Z9A0B1C2D3E4F5G6HC", status: "verified", score: 87 },
           reference: { id: "fe_01HXY7Q8Z9A0B1C2D3E4F5G6H8", source: "dukcapil" },
           threshold: DEFAULT_FACE_MATCH_THRESHOLD,
-          model: HUMAN_MODEL_ID,
+          model: FACE_TEMPLATE_MODEL_ID,
         },
       },
       409: { noReference: { error: "the customer has no current face reference that yields a template", code: "no_face_reference", requestId: "req_01JD0Q3K5V7W9X1Y3Z5A7B9C1D" } },
@@ -157,7 +157,7 @@ export const EXAMPLES: Record<
               source: "dukcapil",
               fallbackStub: false,
               fallbackCause: null,
-              model: HUMAN_MODEL_ID,
+              model: FACE_TEMPLATE_MODEL_ID,
               createdAt: NOW,
               supersededAt: null,
               erasedAt: null,
@@ -177,7 +177,7 @@ export const EXAMPLES: Record<
               source: "dukcapil",
               fallbackStub: false,
               fallbackCause: null,
-              model: HUMAN_MODEL_ID,
+              model: FACE_TEMPLATE_MODEL_ID,
               createdAt: "2026-11-24T08:00:00.000Z",
               supersededAt: null,
               erasedAt: NOW,

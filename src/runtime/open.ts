@@ -5,7 +5,8 @@ import type { Config } from "../config.js";
 import { loadSealer, type Sealer } from "../crypto/seal.js";
 import { openDatabase, pgliteDir, type Database } from "../db/client.js";
 import { faceEngineOff, type FaceTemplater } from "../face/engine.js";
-import { FaceEngineClosedError, HUMAN_MODEL_ID, startHumanFaceEngine } from "../face/human-engine.js";
+import { FACE_TEMPLATE_MODEL_ID } from "../face/pipeline.js";
+import { FaceEngineClosedError, startFaceTemplateEngine } from "../face/template-engine.js";
 import { createServices, type Services } from "../services.js";
 
 export interface Runtime {
@@ -31,7 +32,7 @@ function openFaceEngine(config: Config, log: Logger, when: "start" | "on-demand"
     return faceEngineOff;
   }
   const start = () => {
-    const engine = startHumanFaceEngine({
+    const engine = startFaceTemplateEngine({
       workers: config.face.workers,
       timeoutMs: config.face.timeoutMs,
       onWorkerError: (err) => log.error({ err }, "face engine worker failed (it is replaced; that photo's enrolment is a stub)"),
@@ -49,7 +50,7 @@ function openFaceEngine(config: Config, log: Logger, when: "start" | "on-demand"
   if (when === "start") return start();
   let engine: FaceTemplater | undefined;
   return {
-    model: HUMAN_MODEL_ID,
+    model: FACE_TEMPLATE_MODEL_ID,
     capacity: config.face.workers,
     detect: (photo, o) => (engine ??= start()).detect(photo, o),
     template: (photo, o) => (engine ??= start()).template(photo, o),

@@ -2,11 +2,13 @@
 // real database, read back through HTTP: the customer's sealed photos, templates, selfies and raw envelopes
 // are gone from a dump of the database, the decision record is unchanged, every read shows the erasure, and
 // no other customer (same org or another) loses a byte.
+import { setBPhoto } from "./eval-set.js";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runAdminCommand } from "../../src/cli/commands.js";
-import { HUMAN_MODEL_ID, startHumanFaceEngine, type HumanFaceEngine } from "../../src/face/human-engine.js";
+import { FACE_TEMPLATE_MODEL_ID } from "../../src/face/pipeline.js";
+import { startFaceTemplateEngine, type FaceTemplateEngine } from "../../src/face/template-engine.js";
 import type { FaceTemplater } from "../../src/face/engine.js";
 import { createFaceMatchService } from "../../src/modules/face-match/face-match-service.js";
 import { enrolmentsDal } from "../../src/modules/enrolments/enrolments-dal.js";
@@ -14,12 +16,11 @@ import { newId } from "../../src/ids.js";
 import { createTestContext, type Tenant, type TestContext } from "../helpers/app.js";
 import { testDbKind } from "../helpers/db.js";
 import { b64 } from "../helpers/images.js";
-import { evalPhoto } from "./photos.js";
 
 const run = promisify(execFile);
 const MATCH = "/api/identity/face/match";
 const INGEST = "/api/identity/nik/dukcapil";
-let engine: HumanFaceEngine;
+let engine: FaceTemplateEngine;
 let ctx: TestContext;
 let bank: Tenant;
 let other: Tenant;
@@ -28,12 +29,12 @@ let manA2: Buffer; // the same man's second registry photo (a later verdict)
 let manB: Buffer; // the same man, years apart: the selfie
 
 beforeAll(async () => {
-  engine = startHumanFaceEngine({ workers: 1, timeoutMs: 20_000 });
+  engine = startFaceTemplateEngine({ workers: 1, timeoutMs: 20_000 });
   ctx = await createTestContext({ face: engine });
   const limits = { "identity.nik.dukcapil": 10_000, "identity.face.match": 10_000, "identity.kyc.read": 10_000 };
   bank = await ctx.tenant({ limits });
   other = await ctx.tenant({ limits });
-  [manA, manA2, manB] = await Promise.all([evalPhoto("r1c01"), evalPhoto("r1c03"), evalPhoto("r1c06"), engine.ready]);
+  [manA, manA2, manB] = await Promise.all([setBPhoto("r1c01"), setBPhoto("r1c03"), setBPhoto("r1c02"), engine.ready]);
 });
 afterAll(async () => {
   await ctx?.close();
@@ -166,7 +167,7 @@ describe("admin customer erase", () => {
     expect(after.verifications).toEqual(before.verifications.map((v) => (v.rawSealed ? { ...v, rawSealed: null, rawErasedAt: at } : v)));
     expect(after.enrolments).toEqual(before.enrolments.map((e) => ({ ...e, photoSealed: null, templateSealed: null, erasedAt: at })));
     expect(after.selfies).toEqual(before.selfies.map((s) => ({ ...s, selfieSealed: null, erasedAt: at })));
-    expect(after.enrolments.every((e) => e.templateModel === HUMAN_MODEL_ID && !e.fallbackStub)).toBe(true);
+    expect(after.enrolments.every((e) => e.templateModel === FACE_TEMPLATE_MODEL_ID && !e.fallbackStub)).toBe(true);
   });
 
   it("is on record in the erasure log (who, when, why, counts), newest first", async () => {
@@ -194,7 +195,7 @@ describe("admin customer erase", () => {
     expect(body.verifications).toHaveLength(5); // every decision is still listed
     expect(body.customer.kycLevel).toBe("premium");
     expect(body.references).toHaveLength(2);
-    for (const r of body.references) expect(r).toMatchObject({ erasedAt: out.erasedAt, model: HUMAN_MODEL_ID });
+    for (const r of body.references) expect(r).toMatchObject({ erasedAt: out.erasedAt, model: FACE_TEMPLATE_MODEL_ID });
 
     const snapshot = async () => [await ctx.prisma.verification.count(), await ctx.prisma.faceMatchSelfie.count(), await ctx.prisma.faceEnrolment.count()];
     const counts = await snapshot();

@@ -1,16 +1,18 @@
 // POST /api/identity/face/match with the real face engine, on a real database, through HTTP. The engine loads
 // once for this file: keep new cases in here rather than in new files.
+import { setBPhoto, setMPhoto } from "./eval-set.js";
 import { randomBytes } from "node:crypto";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { faceEngineOff } from "../../src/face/engine.js";
 import { DEFAULT_FACE_MATCH_THRESHOLD } from "../../src/face/match-policy.js";
-import { HUMAN_MODEL_ID as FACE_MODEL_ID, startHumanFaceEngine as startFaceEngine, type HumanFaceEngine as StartedFaceEngine } from "../../src/face/human-engine.js";
+import { FACE_TEMPLATE_MODEL_ID as FACE_MODEL_ID } from "../../src/face/pipeline.js";
+import { startFaceTemplateEngine as startFaceEngine, type FaceTemplateEngine as StartedFaceEngine } from "../../src/face/template-engine.js";
 import { tierFromHistory, tierRank, type Tier } from "../../src/kyc/tier.js";
 import { enrolmentsDal, type EnrolmentSource } from "../../src/modules/enrolments/enrolments-dal.js";
 import { createTestContext, type Tenant, type TestContext } from "../helpers/app.js";
 import { b64, jpeg } from "../helpers/images.js";
-import { evalPhoto, gradient, group } from "./photos.js";
+import { gradient, group } from "./photos.js";
 
 const MATCH = "/api/identity/face/match";
 const INGEST = "/api/identity/nik/dukcapil";
@@ -30,7 +32,7 @@ beforeAll(async () => {
   const limits = { "identity.nik.dukcapil": 10_000, "identity.face.match": 10_000, "identity.kyc.read": 10_000, "identity.attempts.list": 10_000 };
   bank = await ctx.tenant({ limits });
   other = await ctx.tenant({ limits });
-  [manA, manB, stranger] = await Promise.all([evalPhoto("r1c01"), evalPhoto("r1c06"), evalPhoto("r2c05"), engine.ready]);
+  [manA, manB, stranger] = await Promise.all([setBPhoto("r1c01"), setBPhoto("r1c02"), setMPhoto("r2c05"), engine.ready]);
 });
 afterAll(async () => {
   await ctx?.close();

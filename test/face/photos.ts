@@ -52,16 +52,3 @@ export async function gradient(width = 400, height = 500): Promise<Buffer> {
 export async function withMarker(photo: Buffer, marker: string): Promise<Buffer> {
   return sharp(photo).withExif({ IFD0: { ImageDescription: marker } }).jpeg({ quality: 90 }).toBuffer();
 }
-
-// The evaluation set's montage that Human ships (assets/screenshot-facematch.jpg): rows of faces, several photos
-// per person (the face-match tests take their genuine and impostor pairs from it).
-const montage = path.join(path.dirname(require.resolve("@vladmandic/human")), "../assets/screenshot-facematch.jpg");
-const ROWS = [[283, 390], [395, 503], [507, 615], [620, 728], [732, 840], [845, 952]];
-
-/** One tile of the montage (`r<row>c<column>`, e.g. r1c01) on a 256×256 dark canvas, as a JPEG. */
-export async function evalPhoto(tile: string): Promise<Buffer> {
-  const [, r, c] = /^r(\d)c(\d\d)$/.exec(tile)!;
-  const [top, bottom] = ROWS[Number(r) - 1]!;
-  const t = await sharp(montage).extract({ left: Math.round((Number(c) - 1) * 106.5), top: top!, width: 106, height: bottom! - top! }).toBuffer();
-  return sharp({ create: { width: 256, height: 256, channels: 3, background: { r: 16, g: 16, b: 16 } } }).composite([{ input: t }]).jpeg({ quality: 92 }).toBuffer();
-}

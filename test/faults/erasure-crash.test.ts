@@ -2,12 +2,13 @@
 // PostgreSQL, the server the CLI handed it to on the embedded PGlite) leaves every row whole or erased, never
 // half of one, and no erasure record; running it again finishes the rest and records what that run erased.
 // Real templates and selfies: the server runs the real face engine.
+import { setBPhoto } from "../face/eval-set.js";
 import { spawn } from "node:child_process";
 import { afterAll, describe, expect, it } from "vitest";
 import { createSealer, parseSealingKeys } from "../../src/crypto/seal.js";
 import type { Database } from "../../src/db/client.js";
 import { b64 } from "../helpers/images.js";
-import { evalPhoto } from "../face/photos.js";
+
 import { admin, api, cleanupAll, createTenant, freePort, INGEST, newSealingKeys, onCleanup, ROOT, serviceEnv, startPgCluster, startServer, stopServer, tempDir, waitUntil } from "./harness.js";
 import { openServiceDatabase } from "./verdicts.js";
 
@@ -58,7 +59,7 @@ describe.each(["pglite", "postgres"] as const)("SIGKILL in the middle of custome
     let server = await startServer(base, 60_000);
     const tenant = await createTenant(base, 100_000);
     const client = api(server.port, tenant.key);
-    const [registry, selfie] = await Promise.all([evalPhoto("r1c01"), evalPhoto("r1c06")]);
+    const [registry, selfie] = await Promise.all([setBPhoto("r1c01"), setBPhoto("r1c02")]);
     const target = await client.customer();
     const neighbour = await client.customer();
     for (const [customerId, verdicts, matches] of [[target, 5, 3], [neighbour, 1, 1]] as const) {

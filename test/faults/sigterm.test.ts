@@ -6,6 +6,7 @@ import net from "node:net";
 import path from "node:path";
 import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
+import { PORTRAIT_PEOPLE, portrait } from "../face/photos.js";
 import { b64, jpeg } from "../helpers/images.js";
 import { api, cleanupAll, createTenant, freePort, INGEST, newSealingKeys, request, serviceEnv, startPgCluster, startServer, tempDir } from "./harness.js";
 import { openServiceDatabase } from "./verdicts.js";
@@ -127,5 +128,32 @@ describe("SIGTERM with a request whose client went away", () => {
       await db.close();
     }
     console.log(`[faults] SIGTERM with a client gone: its verdict finished and recorded, exit 0 after ${exit!.at - termAt} ms`);
+  });
+});
+
+describe("SIGTERM with the face engine busy (pglite)", () => {
+  it("lets the photos in its workers finish, then exits 0 (ending a worker inside onnxruntime would abort the process)", async () => {
+    const dataDir = await tempDir("sigterm-face");
+    // Two workers and a 100 ms budget: most verdicts are answered as timeout stubs while their photos are still
+    // in the workers, which is when the engine is closed.
+    const env = { ...serviceEnv({ port: await freePort(), dataDir, sealingKeys: newSealingKeys() }), FACE_ENGINE: "human", FACE_WORKERS: "2", FACE_TIMEOUT_MS: "100" };
+    const server = await startServer(env, 60_000);
+    await server.waitForLog((l) => l.msg === "face engine ready", 60_000);
+    const tenant = await createTenant(env);
+    const client = api(server.port, tenant.key);
+    const customers = await Promise.all(Array.from({ length: 8 }, () => client.customer()));
+    const photos = await Promise.all(PORTRAIT_PEOPLE.map((who) => portrait(who, { width: 600, height: 750 })));
+
+    const sent = customers.map((customerId, i) => client.post(INGEST, { customerId, valid: true, photo: b64(photos[i % photos.length]!) }, {}, 30_000));
+    await Promise.race(sent);
+    server.kill("SIGTERM");
+    const answered = await Promise.all(sent);
+    const exit = await Promise.race([server.exited, new Promise<undefined>((r) => setTimeout(r, EXIT_BOUND_MS))]);
+    expect(exit, "exited within the bound").toBeDefined();
+    console.log(`[faults] SIGTERM with the face engine busy: ${answered.length} verdicts answered ${[...new Set(answered.map((r) => r.status))].join("/")}, exit code ${exit!.code}, signal ${exit!.signal}`);
+    expect(server.stderr.join("")).not.toMatch(/terminate called|Napi::Error/);
+    expect({ code: exit!.code, signal: exit!.signal }).toEqual({ code: 0, signal: null });
+    for (const r of answered) expect(r.status).toBe(201);
+    expect(server.logs.some((l) => l.msg === "stopped")).toBe(true);
   });
 });

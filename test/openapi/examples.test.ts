@@ -4,6 +4,7 @@
 // documented schema, the documented headers, and, ids, instants and what depends on the face engine set
 // aside, exactly the example's content. Then the documented request schemas are held against what the
 // service accepts and refuses, case by case and property by property.
+import { setBPhoto } from "../face/eval-set.js";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { Ajv2020, type ValidateFunction } from "ajv/dist/2020.js";
@@ -14,10 +15,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { z } from "zod";
 import { DukcapilVerdictBody } from "../../src/modules/dukcapil/dukcapil-schemas.js";
-import { startHumanFaceEngine as startFaceTemplateEngine, type HumanFaceEngine as FaceTemplateEngine } from "../../src/face/human-engine.js";
+import { startFaceTemplateEngine, type FaceTemplateEngine } from "../../src/face/template-engine.js";
 import { createTestContext, type TestContext, type Tenant } from "../helpers/app.js";
 import { b64 } from "../helpers/images.js";
-import { evalPhoto, gradient } from "../face/photos.js";
+import { gradient } from "../face/photos.js";
 
 const doc = parse(readFileSync(path.resolve(import.meta.dirname, "../../openapi.yaml"), "utf8")) as OpenAPIV3_1.Document;
 type Operation = OpenAPIV3_1.OperationObject;
@@ -158,7 +159,7 @@ beforeAll(async () => {
   engine = startFaceTemplateEngine({ workers: 1, timeoutMs: 20_000 });
   engineCtx = await createTestContext({ face: engine });
   engineBank = await engineCtx.tenant();
-  const [reference, sameMan, faceless] = await Promise.all([evalPhoto("r1c01"), evalPhoto("r1c06"), gradient(), engine.ready]);
+  const [reference, sameMan, faceless] = await Promise.all([setBPhoto("r1c01"), setBPhoto("r1c02"), gradient(), engine.ready]);
   faces.referenced = await engineBank.customer();
   expect((await engineBank.post("/api/identity/nik/dukcapil", { customerId: faces.referenced, valid: true, photo: b64(reference) })).statusCode).toBe(201);
   faces.unreferenced = await engineBank.customer();

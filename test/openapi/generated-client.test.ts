@@ -14,7 +14,7 @@ import ts from "typescript";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { createTestContext, type TestContext, type Tenant } from "../helpers/app.js";
-import { startHumanFaceEngine, type HumanFaceEngine } from "../../src/face/human-engine.js";
+import { startFaceTemplateEngine, type FaceTemplateEngine } from "../../src/face/template-engine.js";
 import { altered, portrait } from "../face/photos.js";
 import { b64 } from "../helpers/images.js";
 
@@ -101,7 +101,7 @@ export async function wrong() {
 }
 `;
 
-let engine: HumanFaceEngine;
+let engine: FaceTemplateEngine;
 let ctx: TestContext;
 let bank: Tenant;
 let dir: string;
@@ -109,7 +109,7 @@ let baseUrl: string;
 
 beforeAll(async () => {
   // The real engine: the flow enrols a portrait and matches another photo of the same person.
-  engine = startHumanFaceEngine({ workers: 1, timeoutMs: 20_000 });
+  engine = startFaceTemplateEngine({ workers: 1, timeoutMs: 20_000 });
   ctx = await createTestContext({ face: engine });
   bank = await ctx.tenant();
   await ctx.app.listen({ port: 0, host: "127.0.0.1" });

@@ -1,27 +1,38 @@
-// The default face engine: Human (FaceRes embeddings, tfjs wasm backend) in piscina worker threads. Models
-// ship inside the npm package and load once per thread at start-up; nothing is downloaded. The main thread
-// only queues photos and picks the dominant face, so inference never blocks the event loop.
-import { readFileSync } from "node:fs";
+// The default face engine (pipeline.ts): Human's detector and mesh, five-point alignment and the
+// fr_feature recognition model on onnxruntime, in piscina worker threads. Models ship inside npm packages
+// and load once per thread at start-up; nothing is downloaded. The main thread only queues photos, so
+// inference never blocks the event loop.
 import { createRequire } from "node:module";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { Piscina } from "piscina";
 import sharp from "sharp";
-import { dominantFace, encodeTemplate, type DetectResult, type FaceTemplater, type TemplatePriority, type TemplateResult } from "./engine.js";
+import { encodeTemplate, type DetectResult, type FallbackCause, type FaceTemplater, type TemplatePriority, type TemplateResult } from "./engine.js";
+import { FACE_TEMPLATE_MODEL_ID, RECOGNITION_MODEL_SHA256 } from "./pipeline.js";
 import { PriorityQueue } from "./priority-queue.js";
 
-/** What the main thread sends a worker, and what it answers (see human-worker.ts). */
+/** What the main thread sends a worker, and what it answers (see template-worker.ts). */
 export interface FaceWorkerTask {
   photo: Uint8Array;
+  /** `detect`: faces only. `template`: also the dominant face's embedding (or why there is none). */
+  kind: "detect" | "template";
 }
 export interface FaceWorkerResult {
   width: number;
   height: number;
-  faces: { box: [number, number, number, number]; score: number; embedding: Float32Array | null }[];
+  faces: { box: [number, number, number, number]; score: number }[];
+  template?: { ok: true; index: number; embedding: Float32Array } | { ok: false; cause: Extract<FallbackCause, "no_face" | "multiple_faces"> };
+}
+/** Given to every worker thread when it starts. */
+export interface FaceWorkerData {
+  /** The recognition model file the model id was made from: a thread refuses to run another. */
+  recognitionModelSha256?: string;
+  /** Fault-injection tests only: a worker exits when a photo contains these bytes. */
+  crashMarker?: string;
 }
 
-export interface HumanEngineOptions {
-  /** Worker threads, each with its own copy of the models (~235 MB). */
+export interface FaceTemplateEngineOptions {
+  /** Worker threads, each with its own copy of the models (README "Face templates": memory per worker). */
   workers: number;
   /** Budget per photo, queueing included. */
   timeoutMs: number;
@@ -31,7 +42,7 @@ export interface HumanEngineOptions {
   crashMarker?: string;
 }
 
-export interface HumanFaceEngine extends FaceTemplater {
+export interface FaceTemplateEngine extends FaceTemplater {
   readonly model: string;
   /** Resolves once every worker has loaded the models and analysed a first image (rejects if they cannot). */
   readonly ready: Promise<{ loadMs: number }>;
@@ -45,11 +56,11 @@ export class FaceEngineClosedError extends Error {
 }
 
 const require = createRequire(import.meta.url);
-const humanDir = path.resolve(path.dirname(require.resolve("@vladmandic/human")), "..");
-const humanVersion = (JSON.parse(readFileSync(path.join(humanDir, "package.json"), "utf8")) as { version: string }).version;
 
-/** The id stored with every template this engine makes; a different id marks a template for re-templating. */
-export const HUMAN_MODEL_ID = `human-${humanVersion}/faceres`;
+const WORKER_YOUNG_GENERATION_MB = 8;
+
+/** How long close() waits for the photos already in the workers before it ends the threads anyway. */
+const CLOSE_TIMEOUT_MS = 10_000;
 
 type Outcome = { kind: "done"; result: FaceWorkerResult } | { kind: "timeout" } | { kind: "error"; err: unknown };
 
@@ -57,7 +68,7 @@ type Outcome = { kind: "done"; result: FaceWorkerResult } | { kind: "timeout" } 
 function workerEntry(): { filename: string; execArgv?: string[] } {
   const self = fileURLToPath(import.meta.url);
   const ext = path.extname(self);
-  const filename = path.join(path.dirname(self), `human-worker${ext}`);
+  const filename = path.join(path.dirname(self), `template-worker${ext}`);
   if (ext !== ".ts") return { filename };
   // tsx's hooks do not follow the process into worker threads by themselves: register them in the worker,
   // first. A TypeScript preload of the process (e.g. a bench probe) cannot load in a worker: leave those out.
@@ -74,7 +85,7 @@ function workerEntry(): { filename: string; execArgv?: string[] } {
   return { filename, execArgv };
 }
 
-export function startHumanFaceEngine(opts: HumanEngineOptions): HumanFaceEngine {
+export function startFaceTemplateEngine(opts: FaceTemplateEngineOptions): FaceTemplateEngine {
   const capacity = Math.max(1, opts.workers);
   const started = performance.now();
   const pool = new Piscina<FaceWorkerTask, FaceWorkerResult>({
@@ -83,27 +94,42 @@ export function startHumanFaceEngine(opts: HumanEngineOptions): HumanFaceEngine 
     maxThreads: capacity,
     idleTimeout: Number.POSITIVE_INFINITY, // a thread holds loaded models: never let it go idle-exit
     concurrentTasksPerWorker: 1,
-    workerData: { crashMarker: opts.crashMarker },
+    // Each thread's V8 young generation defaults to tens of MB; the worker's garbage is a photo's pixels and
+    // a few small arrays per task. 8 MB cost no measurable CPU and saved ~45 MB per worker (two workers, 60
+    // templates each: 483 -> 389 MB RSS).
+    resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB },
+    workerData: { recognitionModelSha256: RECOGNITION_MODEL_SHA256, crashMarker: opts.crashMarker } satisfies FaceWorkerData,
   });
   // Without a listener a worker error outside a task would be thrown on the main thread and end the service.
   pool.on("error", (err: Error) => opts.onWorkerError?.(err));
 
+  // A worker terminated while it is inside onnxruntime's run() takes the whole process down (the binding
+  // throws a C++ exception when it cannot hand its result to a thread being torn down). So close() lets the
+  // photos already in the workers finish, and the hung-worker cut-off is far beyond any template's time.
   const hungAfterMs = Math.max(30_000, 10 * opts.timeoutMs);
   let closed = false;
   let broken = false;
   let running = 0;
   const waiting = new PriorityQueue<{ start: () => void; fail: (err: Error) => void }>();
 
+  let onIdle: (() => void) | undefined;
   const runNext = () => {
     while (running < capacity && waiting.size > 0) waiting.shift()!.start();
+    if (running === 0) onIdle?.();
   };
+  /** Resolves when no photo is in a worker any more. */
+  const idle = () =>
+    new Promise<void>((resolve) => {
+      if (running === 0) return resolve();
+      onIdle = resolve;
+    });
 
   /**
    * One photo through a worker, within the budget. Photos wait here, not in piscina, so a photo whose
    * budget runs out while waiting is simply dropped; one already running is left to finish (aborting it
    * would kill the thread and cost a model reload) and its result discarded.
    */
-  const analyse = (photo: Buffer, priority: TemplatePriority = "enrolment"): Promise<Outcome> =>
+  const analyse = (photo: Buffer, kind: FaceWorkerTask["kind"], priority: TemplatePriority = "enrolment"): Promise<Outcome> =>
     new Promise<Outcome>((resolve) => {
       if (closed || broken) return resolve({ kind: "error", err: new Error(closed ? "face engine closed" : "face engine failed to load") });
       let settled = false;
@@ -117,7 +143,7 @@ export function startHumanFaceEngine(opts: HumanEngineOptions): HumanFaceEngine 
         running++;
         pool
           // A worker stuck far beyond any budget (a hung decode) is terminated; piscina starts a fresh one.
-          .run({ photo: new Uint8Array(photo.buffer, photo.byteOffset, photo.byteLength) }, { signal: AbortSignal.timeout(hungAfterMs) })
+          .run({ photo: new Uint8Array(photo.buffer, photo.byteOffset, photo.byteLength), kind }, { signal: AbortSignal.timeout(hungAfterMs) })
           .then(
             (result) => settle({ kind: "done", result }),
             (err: unknown) => {
@@ -144,7 +170,7 @@ export function startHumanFaceEngine(opts: HumanEngineOptions): HumanFaceEngine 
   const ready = sharp({ create: { width: 64, height: 64, channels: 3, background: { r: 128, g: 128, b: 128 } } })
     .png()
     .toBuffer()
-    .then((blank) => Promise.all(Array.from({ length: capacity }, () => pool.run({ photo: new Uint8Array(blank) }))))
+    .then((blank) => Promise.all(Array.from({ length: capacity }, () => pool.run({ photo: new Uint8Array(blank), kind: "template" }))))
     .then(
       () => ({ loadMs: Math.round(performance.now() - started) }),
       (err: unknown) => {
@@ -160,28 +186,36 @@ export function startHumanFaceEngine(opts: HumanEngineOptions): HumanFaceEngine 
   });
 
   return {
-    model: HUMAN_MODEL_ID,
+    model: FACE_TEMPLATE_MODEL_ID,
     capacity,
     ready,
     async detect(photo, { priority } = {}): Promise<DetectResult> {
-      const o = await analyse(photo, priority);
+      const o = await analyse(photo, "detect", priority);
       if (o.kind !== "done") return { ok: false, cause: o.kind === "timeout" ? "timeout" : "engine_error" };
-      return { ok: true, faces: o.result.faces.map(({ box, score }) => ({ box, score })) };
+      return { ok: true, faces: o.result.faces };
     },
     async template(photo, { priority } = {}): Promise<TemplateResult> {
-      const o = await analyse(photo, priority);
+      const o = await analyse(photo, "template", priority);
       if (o.kind !== "done") return { ok: false, cause: o.kind === "timeout" ? "timeout" : "engine_error" };
-      const pick = dominantFace(o.result.faces);
-      if ("cause" in pick) return { ok: false, cause: pick.cause };
-      const embedding = o.result.faces[pick.index]!.embedding;
-      // A face too poor for the descriptor model gives no embedding: no usable face.
-      if (!embedding || embedding.length === 0) return { ok: false, cause: "no_face" };
-      return { ok: true, template: encodeTemplate(embedding), model: HUMAN_MODEL_ID };
+      const t = o.result.template;
+      if (!t) return { ok: false, cause: "engine_error" };
+      if (!t.ok) return { ok: false, cause: t.cause };
+      return { ok: true, template: encodeTemplate(t.embedding), model: FACE_TEMPLATE_MODEL_ID };
     },
     async close() {
       if (closed) return;
       closed = true;
       for (const entry of waiting.drain()) entry.fail(new Error("face engine closed"));
+      // Waits for the photos in the workers (whose answers may already have gone out as timeout stubs), then
+      // ends the threads: terminating one mid-inference would abort the process (see hungAfterMs). (Not
+      // piscina's close(): it counts a worker done once per worker and ends the others' tasks early.)
+      // Likewise a worker still loading (onnxruntime loads its model in native code).
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.all([ready.catch(() => {}), idle()]),
+        new Promise((resolve) => (timer = setTimeout(resolve, CLOSE_TIMEOUT_MS))),
+      ]);
+      clearTimeout(timer);
       if (!broken) await pool.destroy();
     },
   };
