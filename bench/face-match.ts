@@ -21,6 +21,9 @@
 // run under `taskset -c 1` for one-core figures), RSS. Exit 1 when, at the default threshold, FNMR on set B
 // exceeds 5 % or FMR on the pooled impostors exceeds 1 %.
 //
+// Then, unless BENCH_LOAD=off, the endpoint under load (bench/match-load.ts: requests/s, p50/p99, event-loop
+// delay p99, service RSS; and matches bursting while verdicts arrive), on PostgreSQL (BENCH_DATABASE_URL).
+//
 // Env: BENCH_ALTERNATIVES=faceres also scores Human's own FaceRes descriptor (the templates before this
 // pipeline), computed in this process, for comparison (adds ~1 min).
 import { readFileSync } from "node:fs";
@@ -34,6 +37,7 @@ import { DEFAULT_FACE_MATCH_THRESHOLD, matchScore } from "../src/face/match-poli
 import { FACE_TEMPLATE_MODEL_ID, HUMAN_MODEL_DIR, HUMAN_VERSION, HUMAN_WASM_BUILD, TFJS_WASM_DIR } from "../src/face/pipeline.js";
 import { startFaceTemplateEngine } from "../src/face/template-engine.js";
 import { ALTERATIONS, buildEvalSet, maybeSamePerson, type EvalSet } from "../test/face/eval-set.js";
+import { runMatchLoad } from "./match-load.js";
 
 const ALTERATION_NAMES = ALTERATIONS.map((a) => a.name);
 const ALTERATION_COUNT = ALTERATIONS.length;
@@ -363,8 +367,7 @@ async function faceresTemplater(): Promise<Templater> {
   };
 }
 
-// --- Load through POST /api/identity/face/match -----------------------------------------------------------
-// (Added with the endpoint: HTTP requests/s, p50/p99, event-loop delay p99 and service RSS under load.)
+// --- Load through POST /api/identity/face/match: bench/match-load.ts (BENCH_LOAD=off skips it) ------------
 
 async function main() {
   const t0 = performance.now();
@@ -403,10 +406,20 @@ async function main() {
     await t.close();
   }
 
+  let loadFailures: string[] = [];
+  if (process.env.BENCH_LOAD !== "off") {
+    console.log();
+    console.log("=== under load: POST /api/identity/face/match through the service (PostgreSQL; bench/match-load.ts)");
+    const load = await runMatchLoad(pct(shipped.timesMs, 50));
+    console.log(JSON.stringify({ matches: load.matches, withVerdicts: load.withVerdicts }, null, 2));
+    loadFailures = load.failures;
+  }
+
   console.log();
   const failures = [
     verdict.fnmrB > FNMR_B_LIMIT && `FNMR on set B ${percent(verdict.fnmrB)} > ${percent(FNMR_B_LIMIT, 0)}`,
     verdict.fmrPooled > FMR_LIMIT && `FMR on the pooled impostors ${percent(verdict.fmrPooled, 2)} > ${percent(FMR_LIMIT, 0)}`,
+    ...loadFailures,
   ].filter(Boolean);
   if (failures.length) {
     console.error(`FAIL at the default threshold ${DEFAULT_FACE_MATCH_THRESHOLD}: ${failures.join("; ")}`);

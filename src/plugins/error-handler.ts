@@ -6,7 +6,7 @@ import type { Socket } from "node:net";
 import fp from "fastify-plugin";
 import type { FastifyBaseLogger, FastifyError, FastifyReply, FastifyRequest } from "fastify";
 import { hasZodFastifySchemaValidationErrors } from "fastify-type-provider-zod";
-import { AppError, ValidationError, listedFieldName, type FieldErrors } from "../errors.js";
+import { AppError, ServiceUnavailableError, ValidationError, listedFieldName, type FieldErrors } from "../errors.js";
 import { databaseFailureOf, type DatabaseFailure } from "../db/errors.js";
 import { urlHoldsKey } from "../http/url-secrets.js";
 import { KeyInUrlError } from "./auth.js";
@@ -108,7 +108,10 @@ function errorReply(err: FastifyError | AppError | Error, requestId: string): Er
 
 function send(request: FastifyRequest, reply: FastifyReply, err: FastifyError | AppError | Error, { logError = true } = {}) {
   const { status, body, headers } = errorReply(err, request.id);
-  if (status >= 500) request.log.error(logError ? { err } : { code: (err as FastifyError).code }, "request failed");
+  // Our own "retry later" (the face engine out of time under load) is a state we chose to answer, not a bug:
+  // a warning with its code, not an error with a stack for every refused request of a burst.
+  if (err instanceof ServiceUnavailableError) request.log.warn({ status, code: body.code }, "request refused: retry later");
+  else if (status >= 500) request.log.error(logError ? { err } : { code: (err as FastifyError).code }, "request failed");
   else request.log.info({ status, code: body.code }, "request refused");
   return reply.code(status).headers(headers).type("application/json; charset=utf-8").send(body);
 }
