@@ -152,10 +152,10 @@ const verdict = (photo: Buffer | string, extra: Record<string, unknown> = {}) =>
   ...extra,
 });
 
-/** Asserts the status of a hand-picked case, naming it in the failure. */
-async function expectStatus(name: string, send: () => Promise<Outcome>, expected: (number | "no reply")[]) {
+/** Asserts the status of a hand-picked case, naming it in the failure: one status, the right one (never a set). */
+async function expectStatus(name: string, send: () => Promise<Outcome>, expected: number) {
   const out = await attempt(name, send);
-  expect(expected, `${name}: got ${out.status} ${out.body.slice(0, 200)}`).toContain(out.status);
+  expect(out.status, `${name}: got ${out.status} ${out.body.slice(0, 200)}`).toBe(expected);
   return out;
 }
 
@@ -249,51 +249,51 @@ describe("hostile input to the Dukcapil ingest", () => {
       ["unknown fields named like Object.prototype members", { ...verdict(goodJpeg), constructor: 1, toString: "x", hasOwnProperty: [], valueOf: {} }],
       ["unknown field with a 100 KB name", { ...verdict(goodJpeg), ["k".repeat(100_000)]: 1 }],
     ];
-    for (const [name, body] of bodies) await expectStatus(name, inject(body), [400]);
-    await expectStatus("a verdict for a customer that does not exist", inject({ ...verdict(goodJpeg), customerId: "cjld2cjxh0000qzrmn831i7rn" }), [404]);
+    for (const [name, body] of bodies) await expectStatus(name, inject(body), 400);
+    await expectStatus("a verdict for a customer that does not exist", inject({ ...verdict(goodJpeg), customerId: "cjld2cjxh0000qzrmn831i7rn" }), 404);
   });
 
   it("huge and deep JSON", async () => {
     const deep = (n: number) => "[".repeat(n) + "]".repeat(n);
-    const cases: [string, string, (number | "no reply")[]][] = [
+    const cases: [string, string, number][] = [
       // 100k levels of nesting inside raw: valid JSON of 200 KB under the 256 KiB raw cap, stored as sent.
-      ["raw nested 100k deep", `{"customerId":"${customerId}","valid":false,"raw":{"a":${deep(100_000)}}}`, [201]],
-      ["raw nested 100k deep objects", `{"customerId":"${customerId}","valid":false,"raw":${'{"a":'.repeat(40_000)}1${"}".repeat(40_000)}}`, [201]],
-      ["raw nested 1M deep (over the raw cap)", `{"customerId":"${customerId}","valid":false,"raw":{"a":${deep(1_000_000)}}}`, [413]],
-      ["unknown field nested 1M deep", `{"customerId":"${customerId}","valid":false,"x":${deep(1_000_000)}}`, [400]],
-      ["reason nested 100k deep", `{"customerId":"${customerId}","valid":false,"reason":${deep(100_000)}}`, [400]],
-      ["unbalanced nesting", `{"customerId":"${customerId}","valid":false,"raw":{"a":${"[".repeat(100_000)}}}`, [400]],
-      ["100k unknown fields", `{"customerId":"${customerId}","valid":false,${Array.from({ length: 100_000 }, (_, i) => `"k${i}":0`).join(",")}}`, [400]],
-      ["raw with 100k keys (over the raw cap)", `{"customerId":"${customerId}","valid":false,"raw":{${Array.from({ length: 100_000 }, (_, i) => `"k${i}":0`).join(",")}}}`, [413]],
-      ["raw just under its cap", `{"customerId":"${customerId}","valid":false,"raw":{"pad":"${"x".repeat(256 * 1024 - 12)}"}}`, [201]],
-      ["body over the 8 MiB cap", `{"customerId":"${customerId}","valid":false,"reason":"${"x".repeat(8 * 1024 * 1024)}"}`, [413]],
-      ["a 7 MiB reason", `{"customerId":"${customerId}","valid":false,"reason":"${"x".repeat(7 * 1024 * 1024)}"}`, [400]],
-      ["numbers beyond double", `{"customerId":"${customerId}","valid":false,"raw":{"n":1e400,"m":-1e-400,"big":123456789012345678901234567890}}`, [201]],
-      ["lone surrogates in reason", `{"customerId":"${customerId}","valid":false,"reason":"\\ud800\\udfff\\udc00"}`, [400]],
-      ["lone surrogates in raw (stored as sent)", `{"customerId":"${customerId}","valid":false,"raw":{"s":"\\ud800"}}`, [201]],
-      ["NUL in reason", `{"customerId":"${customerId}","valid":false,"reason":"a\\u0000b"}`, [400]],
-      ["NUL in raw (stored as sent)", `{"customerId":"${customerId}","valid":false,"raw":{"s":"a\\u0000b"}}`, [201]],
-      ["truncated JSON", `{"customerId":"${customerId}","valid":fal`, [400]],
-      ["trailing garbage", `{"customerId":"${customerId}","valid":false}xyz`, [400]],
-      ["two JSON documents", `{"customerId":"${customerId}","valid":false}{"a":1}`, [400]],
-      ["JSON with comments", `{"customerId":"${customerId}", /* c */ "valid":false}`, [400]],
-      ["single quotes", `{'customerId':'${customerId}','valid':false}`, [400]],
-      ["NaN literal", `{"customerId":"${customerId}","valid":false,"raw":{"n":NaN}}`, [400]],
-      ["only whitespace", " \n\t ", [400]],
+      ["raw nested 100k deep", `{"customerId":"${customerId}","valid":false,"raw":{"a":${deep(100_000)}}}`, 201],
+      ["raw nested 100k deep objects", `{"customerId":"${customerId}","valid":false,"raw":${'{"a":'.repeat(40_000)}1${"}".repeat(40_000)}}`, 201],
+      ["raw nested 1M deep (over the raw cap)", `{"customerId":"${customerId}","valid":false,"raw":{"a":${deep(1_000_000)}}}`, 413],
+      ["unknown field nested 1M deep", `{"customerId":"${customerId}","valid":false,"x":${deep(1_000_000)}}`, 400],
+      ["reason nested 100k deep", `{"customerId":"${customerId}","valid":false,"reason":${deep(100_000)}}`, 400],
+      ["unbalanced nesting", `{"customerId":"${customerId}","valid":false,"raw":{"a":${"[".repeat(100_000)}}}`, 400],
+      ["100k unknown fields", `{"customerId":"${customerId}","valid":false,${Array.from({ length: 100_000 }, (_, i) => `"k${i}":0`).join(",")}}`, 400],
+      ["raw with 100k keys (over the raw cap)", `{"customerId":"${customerId}","valid":false,"raw":{${Array.from({ length: 100_000 }, (_, i) => `"k${i}":0`).join(",")}}}`, 413],
+      ["raw just under its cap", `{"customerId":"${customerId}","valid":false,"raw":{"pad":"${"x".repeat(256 * 1024 - 12)}"}}`, 201],
+      ["body over the 8 MiB cap", `{"customerId":"${customerId}","valid":false,"reason":"${"x".repeat(8 * 1024 * 1024)}"}`, 413],
+      ["a 7 MiB reason", `{"customerId":"${customerId}","valid":false,"reason":"${"x".repeat(7 * 1024 * 1024)}"}`, 400],
+      ["numbers beyond double", `{"customerId":"${customerId}","valid":false,"raw":{"n":1e400,"m":-1e-400,"big":123456789012345678901234567890}}`, 201],
+      ["lone surrogates in reason", `{"customerId":"${customerId}","valid":false,"reason":"\\ud800\\udfff\\udc00"}`, 400],
+      ["lone surrogates in raw (stored as sent)", `{"customerId":"${customerId}","valid":false,"raw":{"s":"\\ud800"}}`, 201],
+      ["NUL in reason", `{"customerId":"${customerId}","valid":false,"reason":"a\\u0000b"}`, 400],
+      ["NUL in raw (stored as sent)", `{"customerId":"${customerId}","valid":false,"raw":{"s":"a\\u0000b"}}`, 201],
+      ["truncated JSON", `{"customerId":"${customerId}","valid":fal`, 400],
+      ["trailing garbage", `{"customerId":"${customerId}","valid":false}xyz`, 400],
+      ["two JSON documents", `{"customerId":"${customerId}","valid":false}{"a":1}`, 400],
+      ["JSON with comments", `{"customerId":"${customerId}", /* c */ "valid":false}`, 400],
+      ["single quotes", `{'customerId':'${customerId}','valid':false}`, 400],
+      ["NaN literal", `{"customerId":"${customerId}","valid":false,"raw":{"n":NaN}}`, 400],
+      ["only whitespace", " \n\t ", 400],
     ];
     for (const [name, body, expected] of cases) await expectStatus(name, inject(body), expected);
   });
 
   it("__proto__ and constructor keys", async () => {
-    const cases: [string, string, number[]][] = [
-      ["__proto__ at the top", `{"__proto__":{"valid":true},"customerId":"${customerId}","valid":false}`, [400]],
-      ["__proto__ in raw", `{"customerId":"${customerId}","valid":false,"raw":{"__proto__":{"isAdmin":true}}}`, [400]],
-      ["__proto__ deep in raw", `{"customerId":"${customerId}","valid":false,"raw":{"a":{"b":[{"__proto__":{"x":1}}]}}}`, [400]],
-      ["escaped __proto__ in raw", `{"customerId":"${customerId}","valid":false,"raw":{"\\u005f_proto__":{"x":1}}}`, [400]],
-      ["constructor.prototype in raw", `{"customerId":"${customerId}","valid":false,"raw":{"constructor":{"prototype":{"x":1}}}}`, [400]],
-      ["constructor.prototype at the top", `{"constructor":{"prototype":{"valid":true}},"customerId":"${customerId}","valid":false}`, [400]],
-      ["constructor as plain data in raw", `{"customerId":"${customerId}","valid":false,"raw":{"constructor":"Dukcapil","prototype":1,"toString":2}}`, [201]],
-      ["hasOwnProperty as data in raw", `{"customerId":"${customerId}","valid":false,"raw":{"hasOwnProperty":{"a":1},"valueOf":null}}`, [201]],
+    const cases: [string, string, number][] = [
+      ["__proto__ at the top", `{"__proto__":{"valid":true},"customerId":"${customerId}","valid":false}`, 400],
+      ["__proto__ in raw", `{"customerId":"${customerId}","valid":false,"raw":{"__proto__":{"isAdmin":true}}}`, 400],
+      ["__proto__ deep in raw", `{"customerId":"${customerId}","valid":false,"raw":{"a":{"b":[{"__proto__":{"x":1}}]}}}`, 400],
+      ["escaped __proto__ in raw", `{"customerId":"${customerId}","valid":false,"raw":{"\\u005f_proto__":{"x":1}}}`, 400],
+      ["constructor.prototype in raw", `{"customerId":"${customerId}","valid":false,"raw":{"constructor":{"prototype":{"x":1}}}}`, 400],
+      ["constructor.prototype at the top", `{"constructor":{"prototype":{"valid":true}},"customerId":"${customerId}","valid":false}`, 400],
+      ["constructor as plain data in raw", `{"customerId":"${customerId}","valid":false,"raw":{"constructor":"Dukcapil","prototype":1,"toString":2}}`, 201],
+      ["hasOwnProperty as data in raw", `{"customerId":"${customerId}","valid":false,"raw":{"hasOwnProperty":{"a":1},"valueOf":null}}`, 201],
     ];
     for (const [name, body, expected] of cases) await expectStatus(name, inject(body), expected);
     expect(({} as Record<string, unknown>).isAdmin).toBeUndefined();
@@ -324,12 +324,14 @@ describe("hostile input to the Dukcapil ingest", () => {
       ["data: without a type", `data:;base64,${good}`],
       ["base64 of nothing useful", Buffer.from("hello").toString("base64")],
       ["base64 of a zero byte", "AA=="],
-      ["base64 of 5 MiB + 1 of zeros", Buffer.alloc(5 * 1024 * 1024 + 1).toString("base64")],
     ];
     for (const [name, photo] of cases) {
-      const out = await expectStatus(name, inject(verdict(photo)), [400, 413]);
-      if (out.status === 400) expect(Object.keys(JSON.parse(out.body).details?.fieldErrors ?? {}), name).toEqual(["photo"]);
+      const out = await expectStatus(name, inject(verdict(photo)), 400);
+      expect(Object.keys(JSON.parse(out.body).details?.fieldErrors ?? {}), name).toEqual(["photo"]);
     }
+    // Sound base64, but more than the 5 MiB a photo may decode to: refused from its length, before decoding.
+    const tooBig = await expectStatus("base64 of 5 MiB + 1 of zeros", inject(verdict(Buffer.alloc(5 * 1024 * 1024 + 1).toString("base64"))), 413);
+    expect(JSON.parse(tooBig.body)).toMatchObject({ code: "payload_too_large", error: "photo exceeds 5242880 bytes" });
   });
 
   it("polyglots, absurd PNGs, broken JPEGs", async () => {
@@ -379,7 +381,7 @@ describe("hostile input to the Dukcapil ingest", () => {
       ["an SVG", Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="100" height="100"><script>alert(1)</script></svg>')],
       ["a TIFF", await sharp({ create: { width: 80, height: 80, channels: 3, background: "#888" } }).tiff().toBuffer()],
     ];
-    for (const [name, bytes] of refused) await expectStatus(name, inject(verdict(bytes)), [400]);
+    for (const [name, bytes] of refused) await expectStatus(name, inject(verdict(bytes)), 400);
 
     // Content inside the image's own structure is part of a sound image: accepted when it decodes.
     const inside: [string, Buffer][] = [
@@ -388,12 +390,12 @@ describe("hostile input to the Dukcapil ingest", () => {
       ["FF D9 inside a JPEG comment", jpegInsert(goodJpeg, jpegSegment(0xfe, Buffer.from([0xff, 0xd9, 0xff, 0xd9])))],
       ["IEND inside a PNG tEXt chunk", pngInsert(goodPng, pngChunk("tEXt", Buffer.concat([Buffer.from("k\0"), goodPng.subarray(goodPng.length - 12)])))],
     ];
-    for (const [name, bytes] of inside) await expectStatus(name, inject(verdict(bytes)), [201]);
+    for (const [name, bytes] of inside) await expectStatus(name, inject(verdict(bytes)), 201);
     // A segment length below 2 and a standalone TEM followed by stray bytes are refused by the walker; the
     // reserved and unsupported markers (RES, JPG, JPGn) have sound lengths, and the decoder refuses them.
-    await expectStatus("JPEG with a zero-length APP0", inject(verdict(jpegInsert(goodJpeg, Buffer.from([0xff, 0xe0, 0x00, 0x00])))), [400]);
+    await expectStatus("JPEG with a zero-length APP0", inject(verdict(jpegInsert(goodJpeg, Buffer.from([0xff, 0xe0, 0x00, 0x00])))), 400);
     for (const marker of [0x01, 0x02, 0xbf, 0xc8, 0xf0]) {
-      await expectStatus(`JPEG marker ff${marker.toString(16)} after SOI`, inject(verdict(jpegInsert(goodJpeg, Buffer.from([0xff, marker, 0x00, 0x02])))), [400]);
+      await expectStatus(`JPEG marker ff${marker.toString(16)} after SOI`, inject(verdict(jpegInsert(goodJpeg, Buffer.from([0xff, marker, 0x00, 0x02])))), 400);
     }
   });
 
@@ -434,7 +436,7 @@ describe("hostile input to the Dukcapil ingest", () => {
       ["JPEG cut mid-scan, no EOI", goodJpeg.subarray(0, sos + 300)],
     ];
     for (const [name, bytes] of cases) {
-      const out = await expectStatus(name, inject(verdict(bytes)), [400]);
+      const out = await expectStatus(name, inject(verdict(bytes)), 400);
       expect(Object.keys(JSON.parse(out.body).details?.fieldErrors ?? {}), name).toEqual(["photo"]);
     }
   });
@@ -467,13 +469,13 @@ describe("hostile input to the Dukcapil ingest", () => {
       ["1-bit PNG", await base().grayscale().png({ palette: true, colours: 2 }).toBuffer(), "image/png"],
     ];
     for (const [name, bytes, mediaType] of cases) {
-      const out = await expectStatus(name, inject(verdict(bytes)), [201]);
+      const out = await expectStatus(name, inject(verdict(bytes)), 201);
       const fe = await ctx.prisma.faceEnrolment.findUniqueOrThrow({ where: { id: JSON.parse(out.body).enrolment.id } });
       expect(fe, name).toMatchObject({ mediaType, width: 100, height: 120 });
     }
   });
 
-  it("EXIF, ICC and text-chunk bombs: answered quickly, never a 5xx", async () => {
+  it("EXIF, ICC and text-chunk bombs: accepted as the metadata they are, answered quickly", async () => {
     const junkExif = (n: number) => jpegSegment(0xe1, Buffer.concat([Buffer.from("Exif\0\0"), randomBytes(n)]));
     // A TIFF header whose first IFD points at itself, with an entry count of 65535.
     const loopIfd = Buffer.from("Exif\0\0II*\0\x08\0\0\0\xff\xff", "latin1");
@@ -496,39 +498,40 @@ describe("hostile input to the Dukcapil ingest", () => {
     ];
     for (const [name, bytes] of cases) {
       const t = performance.now();
-      // a chunk running past the end is malformed structure: known to be a 400
-      await expectStatus(name, inject(verdict(bytes)), name === "PNG with a chunk length past the end" ? [400] : [201, 400, 413]);
+      // Metadata inside a sound image is accepted as sent, however big or odd (the decoder never inflates text
+      // chunks, and each image stays under the 5 MiB cap); a chunk running past the end is malformed structure: 400.
+      await expectStatus(name, inject(verdict(bytes)), name === "PNG with a chunk length past the end" ? 400 : 201);
       expect(performance.now() - t, `${name} took too long`).toBeLessThan(10_000);
     }
   });
 
   it("wrong content types and encodings", async () => {
     const body = JSON.stringify({ customerId, valid: false, reason: "encoding test", raw: { enc: "é" } });
-    const cases: [string, () => Promise<Outcome>, (number | "no reply")[]][] = [
-      ["text/plain", inject(body, { "content-type": "text/plain" }), [415]],
-      ["form-urlencoded", inject(`customerId=${customerId}&valid=false`, { "content-type": "application/x-www-form-urlencoded" }), [415]],
-      ["multipart", inject(body, { "content-type": "multipart/form-data; boundary=x" }), [415]],
-      ["application/json-patch+json", inject(body, { "content-type": "application/json-patch+json" }), [415]],
-      ["text/json", inject(body, { "content-type": "text/json" }), [415]],
-      ["charset utf-16 declared", inject(Buffer.from(body, "utf16le"), { "content-type": "application/json; charset=utf-16" }), [415]],
-      ["charset latin1 declared", inject(body, { "content-type": "application/json; charset=iso-8859-1" }), [415]],
-      ["UTF-16LE body with BOM, no charset", inject(Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(body, "utf16le")]), {}), [415]],
-      ["UTF-16BE body with BOM, no charset", inject(Buffer.concat([Buffer.from([0xfe, 0xff]), Buffer.from(body, "utf16le").swap16()]), {}), [415]],
-      ["UTF-32 body (its é is the byte E9)", inject(Buffer.from(Array.from(body).flatMap((c) => [c.charCodeAt(0), 0, 0, 0])), {}), [415]],
-      ["UTF-32 body, ASCII only", inject(Buffer.from(Array.from(JSON.stringify({ customerId, valid: false })).flatMap((c) => [c.charCodeAt(0), 0, 0, 0])), {}), [400]],
-      ["invalid UTF-8 bytes in a string", inject(Buffer.concat([Buffer.from(`{"customerId":"${customerId}","valid":false,"reason":"`), Buffer.from([0xc3, 0x28, 0xff]), Buffer.from('"}')]), {}), [415]],
-      ["gzip body, Content-Encoding gzip", inject(gzipSync(body), { "content-encoding": "gzip" }), [415]],
-      ["plain body, Content-Encoding gzip", inject(body, { "content-encoding": "gzip" }), [415]],
-      ["Content-Encoding br", inject(body, { "content-encoding": "br" }), [415]],
-      ["Content-Encoding identity", inject(body, { "content-encoding": "identity" }), [201]],
-      ["upper-case media type", inject(body, { "content-type": "APPLICATION/JSON" }), [201, 415]],
-      ["charset=UTF-8 quoted", inject(body, { "content-type": 'application/json; charset="UTF-8"' }), [201]],
+    const cases: [string, () => Promise<Outcome>, number][] = [
+      ["text/plain", inject(body, { "content-type": "text/plain" }), 415],
+      ["form-urlencoded", inject(`customerId=${customerId}&valid=false`, { "content-type": "application/x-www-form-urlencoded" }), 415],
+      ["multipart", inject(body, { "content-type": "multipart/form-data; boundary=x" }), 415],
+      ["application/json-patch+json", inject(body, { "content-type": "application/json-patch+json" }), 415],
+      ["text/json", inject(body, { "content-type": "text/json" }), 415],
+      ["charset utf-16 declared", inject(Buffer.from(body, "utf16le"), { "content-type": "application/json; charset=utf-16" }), 415],
+      ["charset latin1 declared", inject(body, { "content-type": "application/json; charset=iso-8859-1" }), 415],
+      ["UTF-16LE body with BOM, no charset", inject(Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(body, "utf16le")]), {}), 415],
+      ["UTF-16BE body with BOM, no charset", inject(Buffer.concat([Buffer.from([0xfe, 0xff]), Buffer.from(body, "utf16le").swap16()]), {}), 415],
+      ["UTF-32 body (its é is the byte E9)", inject(Buffer.from(Array.from(body).flatMap((c) => [c.charCodeAt(0), 0, 0, 0])), {}), 415],
+      ["UTF-32 body, ASCII only", inject(Buffer.from(Array.from(JSON.stringify({ customerId, valid: false })).flatMap((c) => [c.charCodeAt(0), 0, 0, 0])), {}), 400],
+      ["invalid UTF-8 bytes in a string", inject(Buffer.concat([Buffer.from(`{"customerId":"${customerId}","valid":false,"reason":"`), Buffer.from([0xc3, 0x28, 0xff]), Buffer.from('"}')]), {}), 415],
+      ["gzip body, Content-Encoding gzip", inject(gzipSync(body), { "content-encoding": "gzip" }), 415],
+      ["plain body, Content-Encoding gzip", inject(body, { "content-encoding": "gzip" }), 415],
+      ["Content-Encoding br", inject(body, { "content-encoding": "br" }), 415],
+      ["Content-Encoding identity", inject(body, { "content-encoding": "identity" }), 201],
+      ["upper-case media type (media types are case-insensitive)", inject(body, { "content-type": "APPLICATION/JSON" }), 201],
+      ["charset=UTF-8 quoted", inject(body, { "content-type": 'application/json; charset="UTF-8"' }), 201],
     ];
     for (const [name, send, expected] of cases) await expectStatus(name, send, expected);
 
     // A UTF-8 BOM is tolerated (RFC 8259 allows ignoring it), and raw is still stored exactly as sent.
     const rawText = '{"nik":"3171","bom":true}';
-    const out = await expectStatus("UTF-8 BOM", inject(`\ufeff{"customerId":"${customerId}","valid":false,"raw":${rawText}}`), [201]);
+    const out = await expectStatus("UTF-8 BOM", inject(`\ufeff{"customerId":"${customerId}","valid":false,"raw":${rawText}}`), 201);
     const ver = await ctx.prisma.verification.findUniqueOrThrow({ where: { id: JSON.parse(out.body).verification.id } });
     expect(ver.rawSealed, "raw kept despite the BOM").not.toBeNull();
     expect(ctx.sealer.open(ver.rawSealed!, { purpose: "verification.raw", rowId: ver.id }).toString("utf8")).toBe(rawText);
@@ -565,12 +568,12 @@ describe("hostile input to the Dukcapil ingest", () => {
         ["between tokens", at(`${head}false,`, seq, '"reason":"x"}')],
       ];
       for (const [where, body] of places) {
-        const out = await expectStatus(`invalid UTF-8 (${name}) ${where}`, inject(body), [415]);
+        const out = await expectStatus(`invalid UTF-8 (${name}) ${where}`, inject(body), 415);
         expect(JSON.parse(out.body).code).toBe("unsupported_media_type");
       }
     }
     // Valid UTF-8 of every length, noncharacters included, is not refused.
-    await expectStatus("valid UTF-8, 1 to 4 bytes and noncharacters", inject(`${head}false,"reason":"A é 中 😀 \u{10FFFF} \uFFFF","raw":{"k":"\uFEFF"}}`), [201]);
+    await expectStatus("valid UTF-8, 1 to 4 bytes and noncharacters", inject(`${head}false,"reason":"A é 中 😀 \u{10FFFF} \uFFFF","raw":{"k":"\uFEFF"}}`), 201);
   });
 
   it("more than one byte order mark: 400, wherever the second one is", async () => {
@@ -590,7 +593,7 @@ describe("hostile input to the Dukcapil ingest", () => {
       ["UTF-8 BOM, then a UTF-16 BOM", Buffer.concat([bom, Buffer.from([0xff, 0xfe]), Buffer.from(body)]), 415, "request body is not valid UTF-8; send application/json encoded in UTF-8"],
     ];
     for (const [name, bytes, status, error] of cases) {
-      const out = await expectStatus(name, inject(bytes), [status]);
+      const out = await expectStatus(name, inject(bytes), status);
       expect(JSON.parse(out.body).error, name).toBe(error);
     }
   });
@@ -613,7 +616,7 @@ describe("hostile input to the Dukcapil ingest", () => {
       ["the same member 1000 times", `{"customerId":"${customerId}",${Array.from({ length: 1000 }, () => '"valid":false').join(",")}}`, "valid"],
     ];
     for (const [name, body, field] of top) {
-      const out = await expectStatus(`duplicate: ${name}`, inject(body), [400]);
+      const out = await expectStatus(`duplicate: ${name}`, inject(body), 400);
       expect(JSON.parse(out.body).details.fieldErrors, name).toEqual({ [field]: ["is given more than once; send each member once"] });
     }
     const nested: [string, string, string][] = [
@@ -624,7 +627,7 @@ describe("hostile input to the Dukcapil ingest", () => {
       ["raw 1000 levels deep", `${'{"a":'.repeat(1000)}{"z":1,"z":2}${"}".repeat(1000)}`, `raw.${Array(1000).fill("a").join(".")}.z`],
     ];
     for (const [name, rawText, field] of nested) {
-      const out = await expectStatus(`duplicate: ${name}`, inject(`{"customerId":"${customerId}","valid":true,"photo":"${photo}","raw":${rawText}}`), [400]);
+      const out = await expectStatus(`duplicate: ${name}`, inject(`{"customerId":"${customerId}","valid":true,"photo":"${photo}","raw":${rawText}}`), 400);
       const fieldErrors = JSON.parse(out.body).details.fieldErrors as Record<string, string[]>;
       expect(Object.keys(fieldErrors), name).toEqual([field.length > 100 ? `${field.slice(0, 100)}…` : field]);
     }
@@ -635,30 +638,35 @@ describe("hostile input to the Dukcapil ingest", () => {
     const auth = `Authorization: ${bank.auth.authorization}`;
     const json = "Content-Type: application/json";
     const len = `Content-Length: ${Buffer.byteLength(body)}`;
-    const cases: [string, () => Promise<Outcome>, (number | "no reply")[]][] = [
-      ["baseline over the socket", raw(httpRequest([auth, json, len], body)), [201]],
-      ["duplicate Content-Length, different values", raw(httpRequest([auth, json, len, "Content-Length: 5"], body)), [400]],
-      ["Content-Length and Transfer-Encoding", raw(httpRequest([auth, json, len, "Transfer-Encoding: chunked"], body)), [400]],
-      ["Content-Length longer than the body", raw(httpRequest([auth, json, `Content-Length: ${Buffer.byteLength(body) + 100}`], body), { endAfterMs: 300 }), ["no reply", 400]],
-      ["Content-Length shorter than the body", raw(httpRequest([auth, json, "Content-Length: 10"], body)), [400]],
-      ["negative Content-Length", raw(httpRequest([auth, json, "Content-Length: -1"], body)), [400]],
-      ["duplicate Content-Type, JSON then text", raw(httpRequest([auth, json, "Content-Type: text/plain", len], body)), [201, 400, 415]],
-      ["duplicate Content-Type, text then JSON", raw(httpRequest([auth, "Content-Type: text/plain", json, len], body)), [400, 415]],
-      ["duplicate Authorization, other key second", raw(httpRequest([auth, "Authorization: Bearer qe_sk_sandbox_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", json, len], body)), [201, 400, 401]],
-      ["duplicate Authorization, bad key first", raw(httpRequest(["Authorization: Bearer qe_sk_sandbox_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", auth, json, len], body)), [400, 401]],
-      ["duplicate Idempotency-Key", raw(httpRequest([auth, json, len, "Idempotency-Key: a-1", "Idempotency-Key: a-2"], body)), [400]],
-      ["oversized header (20 KB)", raw(httpRequest([auth, json, len, `X-Junk: ${"x".repeat(20_000)}`], body)), [431]],
-      ["oversized Authorization (10 KB)", raw(httpRequest([`Authorization: Bearer ${"a".repeat(10_000)}`, json, len], body)), [401]],
-      ["3000 small headers", raw(httpRequest([auth, json, len, ...Array.from({ length: 3000 }, (_, i) => `X-H${i}: v`)], body)), [201, 400, 431]],
-      ["header with a control character", raw(httpRequest([auth, json, len, "X-Bad: a\x01b"], body)), [400]],
-      ["header name with a space", raw(httpRequest([auth, json, len, "X Bad: v"], body)), [400]],
-      ["obsolete line folding", raw(httpRequest([auth, json, len, "X-Fold: a", " b"], body)), [400]],
-      ["bare LF line endings", raw(Buffer.from(`POST ${URL} HTTP/1.1\nHost: x\n${auth}\n${json}\n${len}\nConnection: close\n\n${body}`)), [201, 400]],
-      ["HTTP/1.0 without Host", raw(Buffer.from(`POST ${URL} HTTP/1.0\r\n${auth}\r\n${json}\r\n${len}\r\n\r\n${body}`)), [201, 400]],
-      ["HTTP/1.1 without Host", raw(Buffer.from(`POST ${URL} HTTP/1.1\r\n${auth}\r\n${json}\r\n${len}\r\nConnection: close\r\n\r\n${body}`)), [400]],
-      ["not HTTP at all", raw(Buffer.from("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03 TLS hello")), [400, "no reply"]],
-      ["chunked body with a bad chunk size", raw(httpRequest([auth, json, "Transfer-Encoding: chunked"], "zz\r\n{}\r\n0\r\n\r\n")), [400]],
-      ["chunked body, valid", raw(httpRequest([auth, json, "Transfer-Encoding: chunked"], `${Buffer.byteLength(body).toString(16)}\r\n${body}\r\n0\r\n\r\n`)), [201]],
+    const cases: [string, () => Promise<Outcome>, number][] = [
+      ["baseline over the socket", raw(httpRequest([auth, json, len], body)), 201],
+      ["duplicate Content-Length, different values", raw(httpRequest([auth, json, len, "Content-Length: 5"], body)), 400],
+      ["Content-Length and Transfer-Encoding", raw(httpRequest([auth, json, len, "Transfer-Encoding: chunked"], body)), 400],
+      // the client stops sending (half-closes) with 100 bytes still owed: Node's parser sees the end mid-body, a 400
+      ["Content-Length longer than the body", raw(httpRequest([auth, json, `Content-Length: ${Buffer.byteLength(body) + 100}`], body), { endAfterMs: 300 }), 400],
+      ["Content-Length shorter than the body", raw(httpRequest([auth, json, "Content-Length: 10"], body)), 400],
+      ["negative Content-Length", raw(httpRequest([auth, json, "Content-Length: -1"], body)), 400],
+      // Node keeps the first Content-Type and the first Authorization and discards repeats (its documented rule
+      // for single-valued headers): what the service reads is that first one, so the answer follows it.
+      ["duplicate Content-Type, JSON then text", raw(httpRequest([auth, json, "Content-Type: text/plain", len], body)), 201],
+      ["duplicate Content-Type, text then JSON", raw(httpRequest([auth, "Content-Type: text/plain", json, len], body)), 415],
+      ["duplicate Authorization, other key second", raw(httpRequest([auth, "Authorization: Bearer qe_sk_sandbox_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", json, len], body)), 201],
+      ["duplicate Authorization, bad key first", raw(httpRequest(["Authorization: Bearer qe_sk_sandbox_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", auth, json, len], body)), 401],
+      ["duplicate Idempotency-Key", raw(httpRequest([auth, json, len, "Idempotency-Key: a-1", "Idempotency-Key: a-2"], body)), 400],
+      ["oversized header (20 KB)", raw(httpRequest([auth, json, len, `X-Junk: ${"x".repeat(20_000)}`], body)), 431],
+      ["oversized Authorization (10 KB)", raw(httpRequest([`Authorization: Bearer ${"a".repeat(10_000)}`, json, len], body)), 401],
+      ["3000 small headers (~27 KB, over the 16 KiB of headers)", raw(httpRequest([auth, json, len, ...Array.from({ length: 3000 }, (_, i) => `X-H${i}: v`)], body)), 431],
+      ["header with a control character", raw(httpRequest([auth, json, len, "X-Bad: a\x01b"], body)), 400],
+      ["header name with a space", raw(httpRequest([auth, json, len, "X Bad: v"], body)), 400],
+      ["obsolete line folding", raw(httpRequest([auth, json, len, "X-Fold: a", " b"], body)), 400],
+      // HTTP/1.1 lines end in CRLF; Node's strict parser refuses bare LF (a request-smuggling vector)
+      ["bare LF line endings", raw(Buffer.from(`POST ${URL} HTTP/1.1\nHost: x\n${auth}\n${json}\n${len}\nConnection: close\n\n${body}`)), 400],
+      // HTTP/1.0 has no Host requirement (RFC 9112 requires it of 1.1 only)
+      ["HTTP/1.0 without Host", raw(Buffer.from(`POST ${URL} HTTP/1.0\r\n${auth}\r\n${json}\r\n${len}\r\n\r\n${body}`)), 201],
+      ["HTTP/1.1 without Host", raw(Buffer.from(`POST ${URL} HTTP/1.1\r\n${auth}\r\n${json}\r\n${len}\r\nConnection: close\r\n\r\n${body}`)), 400],
+      ["not HTTP at all (a TLS hello)", raw(Buffer.from("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03 TLS hello")), 400],
+      ["chunked body with a bad chunk size", raw(httpRequest([auth, json, "Transfer-Encoding: chunked"], "zz\r\n{}\r\n0\r\n\r\n")), 400],
+      ["chunked body, valid", raw(httpRequest([auth, json, "Transfer-Encoding: chunked"], `${Buffer.byteLength(body).toString(16)}\r\n${body}\r\n0\r\n\r\n`)), 201],
     ];
     for (const [name, send, expected] of cases) await expectStatus(name, send, expected);
   });
@@ -730,7 +738,9 @@ describe("hostile input to the Dukcapil ingest", () => {
       await fc.assert(
         fc.asyncProperty(fc.array(mutation(base.length), { minLength: 1, maxLength: 6 }), async (ms) => {
           const out = await attempt(`${name} mutated ${JSON.stringify(ms)}`, inject(verdict(mutate(base, ms))));
-          if (out.status !== 201 && out.status !== 400) throw new Error(`${name} mutated ${JSON.stringify(ms)}: ${out.status}`);
+          // which mutations still decode is not known in advance; a refusal, though, is the photo's
+          const refusedOnPhoto = out.status === 400 && Object.keys(JSON.parse(out.body).details?.fieldErrors ?? {}).join() === "photo";
+          if (out.status !== 201 && !refusedOnPhoto) throw new Error(`${name} mutated ${JSON.stringify(ms)}: ${out.status} ${out.body.slice(0, 200)}`);
         }),
         { numRuns: runs },
       );
@@ -794,10 +804,29 @@ describe("hostile input to the Dukcapil ingest", () => {
     );
   });
 
+  /**
+   * The corpus's heaviest cases (the largest bodies, photos and metadata, refused and accepted), in a function of
+   * their own so nothing of them stays reachable once it returns.
+   */
+  async function heavyRound() {
+    const inflateBomb = await zeroesDeflated(64);
+    const exif = Array.from({ length: 70 }, () => jpegSegment(0xe1, Buffer.concat([Buffer.from("Exif\0\0"), randomBytes(65_000)])));
+    const heavy: [string, () => Promise<Outcome>, number][] = [
+      ["body over the 8 MiB cap", inject(`{"customerId":"${customerId}","valid":false,"reason":"${"x".repeat(8 * 1024 * 1024)}"}`), 413],
+      ["a 7 MiB reason", inject(`{"customerId":"${customerId}","valid":false,"reason":"${"x".repeat(7 * 1024 * 1024)}"}`), 400],
+      ["raw nested 1M deep", inject(`{"customerId":"${customerId}","valid":false,"raw":{"a":${"[".repeat(1_000_000)}${"]".repeat(1_000_000)}}}`), 413],
+      ["base64 of 5 MiB + 1 of zeros", inject(verdict(Buffer.alloc(5 * 1024 * 1024 + 1).toString("base64"))), 413],
+      ["a sound JPEG with 4.5 MB of EXIF", inject(verdict(jpegInsert(goodJpeg, ...exif))), 201],
+      ["a sound PNG with a 64 MiB zTXt inflate bomb", inject(verdict(pngInsert(goodPng, pngChunk("zTXt", Buffer.concat([Buffer.from("Comment\0\0"), inflateBomb]))))), 201],
+    ];
+    for (const [name, send, status] of heavy) await expectStatus(`heavy: ${name}`, send, status);
+  }
+
   it("afterwards: healthy, serving valid verdicts, memory within budget", async () => {
-    expect(figures.tried).toBeGreaterThanOrEqual(200);
-    expect(figures.fiveXx).toBe(0);
-    expect(figures.rowsByRefused).toBe(0);
+    // Stands on its own: a round of the heaviest cases runs here whatever ran before, so the memory measured
+    // since beforeAll covers real work when this test runs alone too (and the whole corpus when it runs last).
+    // No 5xx and no row written by a refusal are checked by attempt() on every case, where they happen.
+    await heavyRound();
     expect((await ctx.app.inject({ method: "GET", url: "/healthz" })).statusCode).toBe(200);
     expect((await ctx.app.inject({ method: "GET", url: "/readyz" })).statusCode).toBe(200);
     const res = await bank.post(URL, verdict(await jpeg(400, 500, { noise: true }), { raw: { after: "the storm" } }));

@@ -199,7 +199,8 @@ describe.each([
     });
 
     it("the window-edge burst (29 at 0:59.9, 30 at 1:00.1–1:01.2) admits 30, not 59; the slots come back as the oldest leave", async () => {
-      const { app, at, send } = await appWithClock({ redis });
+      const logs: string[] = [];
+      const { app, at, send } = await appWithClock({ redis, logs });
       try {
         const bank = await ctx.tenant(); // 30 per minute
         const statuses = async (from: number, to: number, n: number) => {
@@ -225,13 +226,20 @@ describe.each([
         expect(later.map((r) => r.statusCode)).toEqual([...Array(29).fill(404), 429]);
         at(120_100 + 1); // and now the 1:00.1 one has left too
         expect((await send(bank)).statusCode).toBe(404);
+        if (redis) {
+          // the decisions were Redis's, not the in-memory fall-over's: the key's log is there, with the 29 of
+          // 1:59.95 and the one just admitted
+          expect(await redis.zcard(`qe-rl:identity.nik.dukcapil:${bank.keyId}`)).toBe(30);
+          expect(logs.filter((l) => l.includes("rate limit store (Redis) unavailable"))).toEqual([]);
+        }
       } finally {
         await app.close();
       }
     });
 
     it("property: at every instant, what was admitted in the last 60 s is within the limit, and a refusal happens only at the limit", async () => {
-      const { app, at, send } = await appWithClock({ redis });
+      const logs: string[] = [];
+      const { app, at, send } = await appWithClock({ redis, logs });
       try {
         await fc.assert(
           fc.asyncProperty(fc.integer({ min: 1, max: 8 }), fc.array(fc.integer({ min: 0, max: 9_000 }), { minLength: 5, maxLength: 60 }), async (limit, gaps) => {
@@ -258,6 +266,7 @@ describe.each([
           }),
           { numRuns: 25 },
         );
+        expect(logs.filter((l) => l.includes("rate limit store (Redis) unavailable"))).toEqual([]); // (with Redis: Redis decided)
       } finally {
         await app.close();
       }

@@ -1,0 +1,31 @@
+import { defineConfig } from "vitest/config";
+
+// The tests Stryker runs against each mutant (`npm run test:mutation`, stryker.config.mjs): the unit and PGlite
+// projects of vitest.config.ts, never PostgreSQL. One database is enough to judge a mutant: the services and
+// DAL functions under mutation are the same code on both, and what differs between the two (the driver, the
+// SQL dialect's corners) is what the PostgreSQL project of `npm test` is there for; a second database would
+// double every mutant's time for no mutant it alone could kill.
+//
+// Left out, besides test/faults (never in `npm test` either): the suites whose code under test runs in other
+// processes (the admin CLI, the data-directory permissions, the migrations: each spawns real servers or CLIs,
+// where no mutant is active, so they can kill none and would only make every static mutant slower) and the
+// console's real-browser test (the same pages are driven through app.inject by test/console/console.test.ts).
+//
+// Stryker's vitest runner runs one test at a time in worker threads (it overrides pool and workers) and picks
+// for each mutant only the tests that covered it (coverageAnalysis "perTest").
+const LEFT_OUT = ["test/faults/**", "test/cli/admin.test.ts", "test/ops/private-files.test.ts", "test/db/migrations.test.ts", "test/console/browser.test.ts"];
+
+export default defineConfig({
+  test: {
+    globalSetup: ["test/helpers/global-setup.ts"],
+    // Database tests on a machine shared with other work, one mutant per worker: generous, so a slow run is
+    // never taken for a killed mutant (Stryker's own timeout decides when a mutant hangs).
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
+    setupFiles: ["test/helpers/stryker-known-failing.ts"],
+    projects: [
+      { extends: true, test: { name: "unit", include: ["test/unit/**/*.test.ts"] } },
+      { extends: true, test: { name: "pglite", include: ["test/**/*.test.ts"], exclude: ["test/unit/**", ...LEFT_OUT], env: { TEST_DB: "pglite" } } },
+    ],
+  },
+});
