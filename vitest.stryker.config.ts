@@ -22,7 +22,6 @@ export default defineConfig({
     // never taken for a killed mutant (Stryker's own timeout decides when a mutant hangs).
     testTimeout: 60_000,
     hookTimeout: 120_000,
-    setupFiles: ["test/helpers/stryker-known-failing.ts"],
     projects: [
       { extends: true, test: { name: "unit", include: ["test/unit/**/*.test.ts"] } },
       { extends: true, test: { name: "pglite", include: ["test/**/*.test.ts"], exclude: ["test/unit/**", ...LEFT_OUT], env: { TEST_DB: "pglite" } } },
