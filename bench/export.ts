@@ -12,42 +12,16 @@
 // BENCH_KEEP_DB=1 (keep the database), BENCH_REUSE_DB=<name> (export from a database a BENCH_KEEP_DB run
 // left, without seeding it again), BENCH_NODE_FLAGS (extra node/V8 flags for the service process, e.g.
 // "--heap-growing-percent=30", to see how V8's heap sizing moves the RSS figure).
-import { spawn, type ChildProcess } from "node:child_process";
-import { once } from "node:events";
-import net from "node:net";
-import path from "node:path";
-import pg from "pg";
 import { createSealer, generateSealingKeyEntry, parseSealingKeys } from "../src/crypto/seal.js";
 import { openDatabase } from "../src/db/client.js";
 import { faceEngineOff } from "../src/face/engine.js";
 import { ATTEMPTS_CSV_HEADER } from "../src/modules/attempts/attempts-schemas.js";
 import { createServices } from "../src/services.js";
 import { seedAttempts } from "./seed-attempts.js";
-import type { ProbeReport } from "./probe-report.js";
+import { benchDatabase, startBenchService, type BenchService } from "./service.js";
 
-const BASE_URL = process.env.BENCH_DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
 const ROWS = Number(process.env.BENCH_ROWS ?? 1_000_000);
-const ROOT = path.resolve(import.meta.dirname, "..");
 const TARGET = { seconds: 60, rssGrowthMb: 50 };
-
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = net.createServer().listen(0, "127.0.0.1", () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-
-function probe(server: ChildProcess, message: "probe:report" | "probe:gc" = "probe:report"): Promise<ProbeReport> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error("the service's probe did not answer")), 5_000);
-    server.once("message", (m) => {
-      clearTimeout(timer);
-      resolve(m as ProbeReport);
-    });
-    server.send(message);
-  });
-}
 
 /** Downloads an export, counting rows as the bytes arrive (nothing kept but the first and last lines). */
 async function download(url: string, key: string) {
@@ -76,15 +50,10 @@ async function download(url: string, key: string) {
 
 async function main() {
   const reuse = process.env.BENCH_REUSE_DB;
-  const dbName = reuse ?? `qe_bench_export_${Date.now()}`;
-  const admin = new pg.Client({ connectionString: BASE_URL });
-  await admin.connect();
-  if (!reuse) await admin.query(`CREATE DATABASE ${dbName}`);
-  const url = new URL(BASE_URL);
-  url.pathname = `/${dbName}`;
+  const database = await benchDatabase("export", { reuse, keep: process.env.BENCH_KEEP_DB === "1" });
   const sealingKeys = generateSealingKeyEntry("bench1");
-  const db = await openDatabase({ kind: "postgres", url: url.toString(), poolMax: 5 });
-  let server: ChildProcess | undefined;
+  const db = await openDatabase({ kind: "postgres", url: database.url, poolMax: 5 });
+  let server: BenchService | undefined;
   try {
     await db.migrate();
     const services = createServices({ prisma: db.prisma, sealer: createSealer(parseSealingKeys(sealingKeys)), face: faceEngineOff });
@@ -93,34 +62,30 @@ async function main() {
     const key = await services.apiKeys.create({ orgId: org.id, scopes: ["verifications:view"], env: "sandbox" });
     if (!existing) {
       const neighbour = await services.orgs.create({ name: "Neighbour Bank" });
-      const seedSeconds = await seedAttempts(url.toString(), { orgId: org.id, neighbourId: neighbour.id, keyId: key.id, size: ROWS, customers: 5_000 });
+      const seedSeconds = await seedAttempts(database.url, { orgId: org.id, neighbourId: neighbour.id, keyId: key.id, size: ROWS, customers: 5_000 });
       console.error(`seeded ${ROWS} rows in ${seedSeconds.toFixed(1)} s`);
     }
     await db.close();
 
-    const port = await freePort();
-    server = spawn(process.execPath, ["--expose-gc", ...(process.env.BENCH_NODE_FLAGS?.split(" ").filter(Boolean) ?? []), "--import", "tsx", "--import", "./bench/server-probe.mjs", "src/server.ts"], {
-      cwd: ROOT,
-      env: { ...process.env, NODE_ENV: "production", DATABASE_URL: url.toString(), SEALING_KEYS: sealingKeys, PORT: String(port), LOG_LEVEL: "warn", FACE_ENGINE: "off" },
-      stdio: ["ignore", "inherit", "inherit", "ipc"],
+    server = await startBenchService({
+      databaseUrl: database.url,
+      sealingKeys,
+      mode: "source",
+      nodeFlags: ["--expose-gc", ...(process.env.BENCH_NODE_FLAGS?.split(" ").filter(Boolean) ?? [])],
+      env: { FACE_ENGINE: "off" },
     });
-    const base = `http://127.0.0.1:${port}`;
-    for (let i = 0; ; i++) {
-      if (await fetch(`${base}/readyz`).then((r) => r.ok, () => false)) break;
-      if (i > 300) throw new Error("service did not become ready");
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    const base = server.base;
     // warm-up: two small exports (JIT, connection pool)
     for (let i = 0; i < 2; i++) await download(`${base}/api/identity/attempts/export?from=2024-12-01T00:00:00Z`, key.key);
     await new Promise((r) => setTimeout(r, 1_000));
-    const before = await probe(server);
+    const before = await server.probe();
 
     let peakRssMb = before.rssMb;
     let peakHeap = before.heapMb;
     let sampling = true;
     const sampler = (async () => {
       while (sampling) {
-        const p = await probe(server!);
+        const p = await server!.probe();
         if (p.rssMb > peakRssMb) peakHeap = p.heapMb;
         peakRssMb = Math.max(peakRssMb, p.rssMb);
         await new Promise((r) => setTimeout(r, 100));
@@ -129,8 +94,8 @@ async function main() {
     const full = await download(`${base}/api/identity/attempts/export`, key.key);
     sampling = false;
     await sampler;
-    const after = await probe(server);
-    const afterGc = await probe(server, "probe:gc");
+    const after = await server.probe();
+    const afterGc = await server.probe("probe:gc");
 
     if (!full.head.startsWith(`${ATTEMPTS_CSV_HEADER}\r\n`)) throw new Error(`unexpected header: ${full.head.slice(0, 100)}`);
     if (full.rows !== ROWS) throw new Error(`expected ${ROWS} rows, got ${full.rows}`);
@@ -157,15 +122,12 @@ async function main() {
     };
     console.log(JSON.stringify(report, null, 2));
     if (!report.target.met) process.exitCode = 1;
-    server.kill("SIGTERM");
-    await once(server, "exit");
+    await server.stop();
     server = undefined;
   } finally {
-    server?.kill("SIGKILL");
+    server?.process.kill("SIGKILL");
     await db.close().catch(() => {});
-    if (process.env.BENCH_KEEP_DB === "1" || reuse) console.error(`kept database ${dbName}`);
-    else await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
-    await admin.end();
+    await database.drop();
   }
 }
 

@@ -27,14 +27,14 @@
 // Env: BENCH_ALTERNATIVES=faceres also scores Human's own FaceRes descriptor (the templates before this
 // pipeline), computed in this process, for comparison (adds ~1 min).
 import { readFileSync } from "node:fs";
-import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import path from "node:path";
 import sharp from "sharp";
-import type { Config, Human as HumanType, Tensor } from "@vladmandic/human";
+import type { Tensor } from "@vladmandic/human";
 import { compareTemplates, dominantFace, encodeTemplate, type DetectedFace } from "../src/face/engine.js";
 import { DEFAULT_FACE_MATCH_THRESHOLD, matchScore } from "../src/face/match-policy.js";
-import { FACE_TEMPLATE_MODEL_ID, HUMAN_MODEL_DIR, HUMAN_VERSION, HUMAN_WASM_BUILD, TFJS_WASM_DIR } from "../src/face/pipeline.js";
+import { createHuman, serveOnlyHumanModels } from "../src/face/human.js";
+import { FACE_TEMPLATE_MODEL_ID, HUMAN_VERSION } from "../src/face/pipeline.js";
 import { startFaceTemplateEngine } from "../src/face/template-engine.js";
 import { ALTERATIONS, buildEvalSet, maybeSamePerson, type EvalSet } from "../test/face/eval-set.js";
 import { runMatchLoad } from "./match-load.js";
@@ -305,39 +305,8 @@ function dominantBox(faces: DetectedFace[]): Box | null {
 
 /** Human's FaceRes descriptor (1024-D), the templates before this pipeline: same decode, in this process. */
 async function faceresTemplater(): Promise<Templater> {
-  const require = createRequire(import.meta.url);
-  const { Human } = require(HUMAN_WASM_BUILD) as { Human: new (config: Partial<Config>) => HumanType };
-  const realFetch = globalThis.fetch;
-  globalThis.fetch = (async (input: string | URL | Request) => {
-    const url = typeof input === "string" ? input : input instanceof URL ? input.href : input.url;
-    const file = url.startsWith("file://") ? fileURLToPath(url) : "";
-    if (file.startsWith(HUMAN_MODEL_DIR)) return new Response(readFileSync(file));
-    throw new Error(`refused to fetch ${url}`);
-  }) as typeof fetch;
-  const uncached = { skipFrames: 0, skipTime: 0 };
-  const human = new Human({
-    backend: "wasm",
-    wasmPath: TFJS_WASM_DIR,
-    modelBasePath: `file://${HUMAN_MODEL_DIR}`,
-    debug: false,
-    async: false,
-    warmup: "none",
-    cacheSensitivity: 0,
-    filter: { enabled: false },
-    face: {
-      enabled: true,
-      detector: { ...uncached, rotation: true, maxDetected: 10, minConfidence: 0.3 },
-      mesh: { ...uncached, enabled: true },
-      iris: { enabled: false },
-      description: { ...uncached, enabled: true },
-      emotion: { enabled: false },
-    },
-    body: { enabled: false },
-    hand: { enabled: false },
-    object: { enabled: false },
-    gesture: { enabled: false },
-    segmentation: { enabled: false },
-  });
+  const restoreFetch = serveOnlyHumanModels();
+  const human = createHuman({ descriptor: true });
   await human.load();
   await human.tf.ready();
   const detect = async (photo: Buffer) => {
@@ -362,7 +331,7 @@ async function faceresTemplater(): Promise<Templater> {
       return dominantBox((await detect(photo)).map((f) => ({ box: f.box, score: f.score })));
     },
     async close() {
-      globalThis.fetch = realFetch;
+      restoreFetch();
     },
   };
 }

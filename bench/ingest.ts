@@ -18,19 +18,11 @@
 //    Shared machines make these provisional: the template time is measured on the same busy cores.
 //
 // The service runs with MALLOC_ARENA_MAX=2 (as `npm start` and the image do) unless the environment sets it.
-// Env: BENCH_SERVICE (built|source, see SERVICE_ARGS), BENCH_DATABASE_URL (default
+// Env: BENCH_SERVICE (built|source, see bench/service.ts), BENCH_DATABASE_URL (default
 // postgresql://postgres@127.0.0.1:5432/postgres), BENCH_SECONDS (15), BENCH_CONNECTIONS (8), BENCH_CUSTOMERS
 // (200), FACE_ENGINE (human|off), FACE_WORKERS, FACE_TIMEOUT_MS.
-import { execFile, spawn, type ChildProcess } from "node:child_process";
-import { once } from "node:events";
-import { existsSync } from "node:fs";
 import { monitorEventLoopDelay } from "node:perf_hooks";
-import net from "node:net";
-import path from "node:path";
-import { promisify } from "node:util";
 import autocannon from "autocannon";
-import type { ProbeReport } from "./probe-report.js";
-import pg from "pg";
 import { loadConfig } from "../src/config.js";
 import { createSealer, generateSealingKeyEntry, parseSealingKeys } from "../src/crypto/seal.js";
 import { openDatabase } from "../src/db/client.js";
@@ -38,21 +30,13 @@ import { faceEngineOff } from "../src/face/engine.js";
 import { startFaceTemplateEngine } from "../src/face/template-engine.js";
 import { createServices } from "../src/services.js";
 import { PORTRAIT_PEOPLE, portrait } from "../test/face/photos.js";
+import { benchDatabase, SERVICE_MODE, startBenchService, type BenchService } from "./service.js";
 
-const BASE_URL = process.env.BENCH_DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 15);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 8);
 const CUSTOMERS = Number(process.env.BENCH_CUSTOMERS ?? 200);
-const ROOT = path.resolve(import.meta.dirname, "..");
 
 const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = net.createServer().listen(0, "127.0.0.1", () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
 
 const FACE_ENGINE = process.env.FACE_ENGINE ?? "human";
 /** The service's face settings: its defaults, or what FACE_WORKERS / FACE_TIMEOUT_MS say. */
@@ -64,44 +48,11 @@ const IDLE_SETTLE_MS = 10_000;
 const rssMb = () => Math.round(process.memoryUsage().rss / 1024 / 1024);
 
 
-/**
- * How the service runs: `built` (default) as the image's CMD does, node dist/src/server.js, built by this bench
- * first (`npm run build`) so it is the code checked out; `source` as `npm start` does, tsx compiling src/ in
- * the process and in every face worker, which costs ~40 MB of RSS in the main thread and ~40 MB per worker.
- */
-const SERVICE = process.env.BENCH_SERVICE ?? "built";
-const SERVICE_ARGS: Record<string, string[]> = {
-  source: ["--import", "tsx", "--import", "./bench/server-probe.mjs", "src/server.ts"],
-  built: ["--enable-source-maps", "--import", "./bench/server-probe.mjs", "dist/src/server.js"],
-};
-
-/** Asks the service process's probe for its event-loop delay and RSS (and optionally restarts the histogram). */
-function probe(server: ChildProcess, message: "probe:report" | "probe:reset"): Promise<ProbeReport> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error("the service's probe did not answer")), 5_000);
-    server.once("message", (m) => {
-      clearTimeout(timer);
-      resolve(m as ProbeReport);
-    });
-    server.send(message);
-  });
-}
-
 async function main() {
-  if (!SERVICE_ARGS[SERVICE]) throw new Error(`BENCH_SERVICE must be source or built, not ${SERVICE}`);
-  if (SERVICE === "built") {
-    await promisify(execFile)("npm", ["run", "--silent", "build"], { cwd: ROOT });
-    if (!existsSync(path.join(ROOT, "dist/src/server.js"))) throw new Error("npm run build made no dist/src/server.js");
-  }
-  const dbName = `qe_bench_${Date.now()}`;
-  const admin = new pg.Client({ connectionString: BASE_URL });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${dbName}`);
-  const url = new URL(BASE_URL);
-  url.pathname = `/${dbName}`;
+  const database = await benchDatabase("ingest");
   const sealingKeys = generateSealingKeyEntry("bench1");
-  let server: ChildProcess | undefined;
-  const db = await openDatabase({ kind: "postgres", url: url.toString(), poolMax: 10 });
+  let server: BenchService | undefined;
+  const db = await openDatabase({ kind: "postgres", url: database.url, poolMax: 10 });
   /** Enrolments so far by fallback cause ("template" for the ones that got one). */
   const fallbackCauses = async () => {
     const rows = await db.prisma.faceEnrolment.groupBy({ by: ["fallbackCause"], _count: { _all: true } });
@@ -144,23 +95,12 @@ async function main() {
     );
 
     // --- over HTTP, against the real service process
-    const port = await freePort();
-    server = spawn(process.execPath, SERVICE_ARGS[SERVICE]!, {
-      cwd: ROOT,
-      env: { ...process.env, NODE_ENV: "production", DATABASE_URL: url.toString(), SEALING_KEYS: sealingKeys, PORT: String(port), LOG_LEVEL: "warn", FACE_ENGINE, MALLOC_ARENA_MAX },
-      stdio: ["ignore", "inherit", "inherit", "ipc"],
-    });
-    const base = `http://127.0.0.1:${port}`;
-    for (let i = 0; ; i++) {
-      const ok = await fetch(`${base}/readyz`).then((r) => r.ok, () => false);
-      if (ok) break;
-      if (i > 300) throw new Error("service did not become ready");
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    server = await startBenchService({ databaseUrl: database.url, sealingKeys, env: { FACE_ENGINE } });
+    const base = server.base;
     const headers = { authorization: `Bearer ${key.key}`, "content-type": "application/json" };
     // warm-up
     await autocannon({ url: base, connections: 2, amount: 40, requests: bodies.slice(0, 40).map((body) => ({ method: "POST", path: "/api/identity/nik/dukcapil", headers, body })) });
-    const serverWarm = await probe(server, "probe:reset");
+    const serverWarm = await server.probe("probe:reset");
     const causesBeforeHttp = await fallbackCauses();
     const http = await autocannon({
       url: base,
@@ -169,14 +109,13 @@ async function main() {
       requests: bodies.map((body) => ({ method: "POST", path: "/api/identity/nik/dukcapil", headers, body })),
     });
     const non2xx = http.non2xx + http.errors + http.timeouts;
-    const serverAfter = await probe(server, "probe:report");
+    const serverAfter = await server.probe("probe:report");
     const httpCauses = diffCauses(await fallbackCauses(), causesBeforeHttp);
     // and once idle for a while: V8 collects the run's garbage (large request strings, decoded pixels) only
     // in a full GC, which an idle process gets from its memory reducer within seconds
     await new Promise((r) => setTimeout(r, IDLE_SETTLE_MS));
-    const serverIdle = await probe(server, "probe:report");
-    server.kill("SIGTERM");
-    await once(server, "exit");
+    const serverIdle = await server.probe("probe:report");
+    await server.stop();
     server = undefined;
 
     // --- in-process, no HTTP: the same service call, same concurrency, its own face engine
@@ -188,7 +127,7 @@ async function main() {
     const times: number[] = [];
     const b64 = photos.map((p) => p.toString("base64"));
     let n = 0;
-    const deadline = performance.now() + SECONDS * 1000;
+    let deadline = 0; // set when the measured run starts, after the warm-up
     const worker = async () => {
       while (performance.now() < deadline) {
         const i = n++;
@@ -214,6 +153,7 @@ async function main() {
     const eld = monitorEventLoopDelay({ resolution: 5 }); // values include the 5 ms sampling interval: conservative
     eld.enable();
     const t0 = performance.now();
+    deadline = t0 + SECONDS * 1000;
     await Promise.all(Array.from({ length: CONNECTIONS }, worker));
     const inProcSeconds = (performance.now() - t0) / 1000;
     eld.disable();
@@ -246,7 +186,7 @@ async function main() {
       inProcess: { calls: times.length, rps: +inProcRps.toFixed(1), p50ms: +pct(times, 50).toFixed(1), p99ms: +pct(times, 99).toFixed(1) },
       httpOverhead: { throughputRatio: +(inProcRps / http.requests.average).toFixed(2), p50Ratio: +(http.latency.p50 / pct(times, 50)).toFixed(2) },
       faceEngine: FACE_ENGINE,
-      serviceMode: SERVICE,
+      serviceMode: SERVICE_MODE,
       face: { workers: FACE.workers, timeoutMs: FACE.timeoutMs, mallocArenaMax: MALLOC_ARENA_MAX, templateTimeOneWorker: templateTime },
       throughput: ceiling
         ? {
@@ -282,10 +222,9 @@ async function main() {
       process.exitCode = 1;
     }
   } finally {
-    server?.kill("SIGKILL");
+    server?.process.kill("SIGKILL");
     await db.close();
-    await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
-    await admin.end();
+    await database.drop();
   }
 }
 

@@ -21,18 +21,23 @@ export const freePort = () =>
     });
   });
 
-/** A fresh database on the bench's PostgreSQL; `drop()` removes it. */
-export async function benchDatabase(prefix: string): Promise<{ url: string; drop(): Promise<void> }> {
-  const name = `qe_bench_${prefix}_${Date.now()}`;
+/**
+ * A fresh database on the bench's PostgreSQL (or, with `reuse`, one an earlier run kept); `drop()` removes it,
+ * unless it was reused or `keep` is set (then it says which database it left).
+ */
+export async function benchDatabase(prefix: string, { reuse, keep = false }: { reuse?: string; keep?: boolean } = {}): Promise<{ name: string; url: string; drop(): Promise<void> }> {
+  const name = reuse ?? `qe_bench_${prefix}_${Date.now()}`;
   const admin = new pg.Client({ connectionString: BENCH_DATABASE_URL });
   await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
+  if (!reuse) await admin.query(`CREATE DATABASE ${name}`);
   const url = new URL(BENCH_DATABASE_URL);
   url.pathname = `/${name}`;
   return {
+    name,
     url: url.toString(),
     async drop() {
-      await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      if (keep || reuse) console.error(`kept database ${name}`);
+      else await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
       await admin.end();
     },
   };

@@ -2,36 +2,23 @@
 // and mesh (tfjs, wasm backend) and an onnxruntime session of the recognition model (pipeline.ts); then for
 // each photo: decodes it with sharp, finds every face with its mesh, and for a template picks the dominant
 // face, aligns it on five landmarks (align.ts) and embeds it. Everything here runs off the main event loop.
-import { readFile } from "node:fs/promises";
 import { readFileSync } from "node:fs";
-import { createRequire } from "node:module";
-import { fileURLToPath } from "node:url";
 import { workerData } from "node:worker_threads";
 import sharp from "sharp";
-import type { Config, FaceResult, Human as HumanType, Tensor } from "@vladmandic/human";
+import type { FaceResult, Tensor } from "@vladmandic/human";
 import * as ort from "onnxruntime-node";
 import { alignFace, ALIGNED_SIZE, fivePointsFromMesh, toModelInput, type RgbImage } from "./align.js";
 import { dominantFace } from "./engine.js";
-import { HUMAN_MODEL_DIR, HUMAN_WASM_BUILD, RECOGNITION_MODEL_FILE, sha256Hex, TEMPLATE_LENGTH, TFJS_WASM_DIR } from "./pipeline.js";
+import { createHuman, serveOnlyHumanModels } from "./human.js";
+import { RECOGNITION_MODEL_FILE, sha256Hex, TEMPLATE_LENGTH } from "./pipeline.js";
 import type { FaceWorkerData, FaceWorkerResult, FaceWorkerTask } from "./template-engine.js";
 
 sharp.cache(false); // never keep decoded biometric pixels around between tasks
 sharp.concurrency(1); // one core per worker thread: libvips must not fan out over the others
 
-const require = createRequire(import.meta.url);
-const { Human } = require(HUMAN_WASM_BUILD) as { Human: new (config: Partial<Config>) => HumanType };
 const data = (workerData ?? {}) as FaceWorkerData;
 
-// Human loads its models with fetch(); Node's fetch cannot read file:// URLs. This thread only ever needs the
-// packaged model files, so anything but file:// under the package's models folder is refused: no network.
-globalThis.fetch = (async (input: string | URL | Request) => {
-  const url = typeof input === "string" ? input : input instanceof URL ? input.href : input.url;
-  if (url.startsWith("file://")) {
-    const file = fileURLToPath(url);
-    if (file.startsWith(HUMAN_MODEL_DIR)) return new Response(await readFile(file));
-  }
-  throw new Error(`face engine: refused to fetch ${url}`);
-}) as typeof fetch;
+serveOnlyHumanModels();
 
 /**
  * The longer side photos are reduced to before detection. The detector looks at a 256×256 version of the
@@ -40,33 +27,7 @@ globalThis.fetch = (async (input: string | URL | Request) => {
  * several times the 112 px the recognition model sees.
  */
 export const MAX_SIDE = 640;
-const uncached = { skipFrames: 0, skipTime: 0 }; // Human caches boxes between video frames: never between photos
-
-const human = new Human({
-  backend: "wasm",
-  wasmPath: TFJS_WASM_DIR,
-  modelBasePath: `file://${HUMAN_MODEL_DIR}`,
-  debug: false,
-  async: false,
-  warmup: "none",
-  cacheSensitivity: 0,
-  filter: { enabled: false },
-  face: {
-    enabled: true,
-    detector: { ...uncached, rotation: true, maxDetected: 10, minConfidence: 0.3, return: false },
-    mesh: { ...uncached, enabled: true },
-    iris: { enabled: false },
-    description: { enabled: false }, // Human's own descriptor (faceres): replaced by the recognition model
-    emotion: { enabled: false },
-    antispoof: { enabled: false },
-    liveness: { enabled: false },
-  },
-  body: { enabled: false },
-  hand: { enabled: false },
-  object: { enabled: false },
-  gesture: { enabled: false },
-  segmentation: { enabled: false },
-});
+const human = createHuman();
 
 /** The recognition model's session: one per thread, one intra-op thread (the engine sizes by threads). */
 async function loadRecognitionModel(): Promise<ort.InferenceSession> {
