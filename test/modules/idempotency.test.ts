@@ -127,6 +127,7 @@ describe("Idempotency-Key: refusals", () => {
       const res = await bank.post(url, payload, { "idempotency-key": key });
       expect(res.statusCode, JSON.stringify(payload)).toBe(409);
       expect(res.json()).toEqual({ error: expect.stringMatching(/different request/), code: "idempotency_key_reused", requestId: expect.any(String) });
+      expect(res.headers["retry-after"], "a reused key is final: retrying cannot help").toBeUndefined();
     }
     expect(await rowCounts()).toEqual(before);
   });

@@ -1,6 +1,6 @@
 // Sealing at rest (AES-256-GCM): round trip, fresh nonces, tag and associated data verified, the versioned
 // envelope naming its key, the keyring, SEALING_KEYS parsing, and where the keyring comes from (loadSealer).
-import { randomBytes } from "node:crypto";
+import { createHmac, hkdfSync, randomBytes } from "node:crypto";
 import { chmod, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -201,5 +201,41 @@ describe("loadSealer", () => {
     const dir = await tmp();
     await writeFile(path.join(dir, "sealing-keys.dev"), "dev1:garbage", { mode: 0o600 });
     await expect(loadSealer({ dataDir: dir, production: false })).rejects.toThrow(SealError);
+  });
+});
+
+describe("mac / verifyMac (the console's login CSRF token)", () => {
+  const k1 = key("k1");
+  const k2 = key("k2");
+  const purpose = "console.login-csrf" as const;
+
+  it("verifies its own tag for the same data, and nothing else", () => {
+    const sealer = createSealer([k1]);
+    const tag = sealer.mac(purpose, "cookie-value");
+    expect(sealer.verifyMac(purpose, "cookie-value", tag)).toBe(true);
+    expect(sealer.verifyMac(purpose, "cookie-valuf", tag)).toBe(false);
+    const flipped = Buffer.from(tag, "base64url");
+    flipped[0]! ^= 1;
+    expect(sealer.verifyMac(purpose, "cookie-value", flipped.toString("base64url"))).toBe(false);
+    expect(sealer.verifyMac(purpose, "cookie-value", tag.slice(0, -4))).toBe(false);
+    expect(sealer.verifyMac(purpose, "cookie-value", "")).toBe(false);
+    expect(createSealer([k2]).verifyMac(purpose, "cookie-value", tag), "another key's ring").toBe(false);
+  });
+
+  it("keeps the tags of every key in the ring valid across a rotation, each under its own key", () => {
+    const before = createSealer([k1]).mac(purpose, "d");
+    const after = createSealer([k2, k1]).mac(purpose, "d");
+    expect(after).not.toBe(before);
+    for (const ring of [createSealer([k2, k1]), createSealer([k1, k2])]) {
+      expect(ring.verifyMac(purpose, "d", before)).toBe(true);
+      expect(ring.verifyMac(purpose, "d", after)).toBe(true);
+    }
+    expect(createSealer([k1]).verifyMac(purpose, "d", after), "a key not in the ring").toBe(false);
+  });
+
+  it("is HMAC-SHA256 under a key derived from the sealing key by HKDF-SHA256 for its purpose (known answer)", () => {
+    const fixed = { id: "k1", key: Buffer.alloc(32, 7) };
+    const derived = Buffer.from(hkdfSync("sha256", fixed.key, Buffer.alloc(0), `qe-mac|${purpose}`, 32));
+    expect(createSealer([fixed]).mac(purpose, "data")).toBe(createHmac("sha256", derived).update("data", "utf8").digest("base64url"));
   });
 });
