@@ -280,6 +280,7 @@ describe("refusals write nothing", () => {
     const theirs = await refused(() => match(bank, customerId, manB), 404, "not_found");
     const unknown = await refused(() => match(bank, "cnotacustomer0000000000000", manB), 404, "not_found");
     expect(theirs.json().error).toBe(unknown.json().error);
+    expect(unknown.json().error).toBe("customer not found");
   });
 
   it("tenancy, each half on its own: the pre-check refuses before any photo work; the locked query refuses a customer moved meanwhile", async () => {
@@ -299,6 +300,7 @@ describe("refusals write nothing", () => {
       };
       const res = await mine.post(MATCH, { customerId: moved, photo: b64(manB) });
       expect(res.statusCode).toBe(404);
+      expect(res.json()).toMatchObject({ error: "customer not found", code: "not_found" });
       expect(await racing.prisma.verification.count({ where: { method: "face_match" } })).toBe(0);
       expect(await racing.prisma.faceMatchSelfie.count()).toBe(0);
     } finally {
@@ -316,8 +318,11 @@ describe("refusals write nothing", () => {
 
   it("422 no_face / multiple_faces for the selfie", async () => {
     const { customerId } = await customerWithReference(bank, manA);
-    await refused(async () => match(bank, customerId, await gradient()), 422, "no_face");
-    await refused(async () => match(bank, customerId, await group()), 422, "multiple_faces");
+    const none = await refused(async () => match(bank, customerId, await gradient()), 422, "no_face");
+    const several = await refused(async () => match(bank, customerId, await group()), 422, "multiple_faces");
+    // the error says what to fix in the selfie
+    expect(none.json().error).toBe("no face found in the photo");
+    expect(several.json().error).toBe("several faces of comparable size in the photo: whose is it?");
   });
 
   it("503 face_engine_unavailable with Retry-After when the engine is off or out of time", async () => {

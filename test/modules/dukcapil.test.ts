@@ -195,6 +195,7 @@ describe("POST /api/identity/nik/dukcapil: refusals", () => {
       const before = await counts();
       const res = await mine.post(URL, { customerId: moved, valid: true, photo });
       expect(res.statusCode).toBe(404);
+      expect(res.json()).toMatchObject({ error: "customer not found", code: "not_found" });
       expect(await counts()).toEqual(before);
     } finally {
       await racing.close();
