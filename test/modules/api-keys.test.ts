@@ -3,6 +3,7 @@
 import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runAdminCommand } from "../../src/cli/commands.js";
+import { createApiKeysService } from "../../src/modules/api-keys/api-keys-service.js";
 import { createTestContext, type TestContext } from "../helpers/app.js";
 
 let ctx: TestContext;
@@ -99,5 +100,137 @@ describe("API keys", () => {
       await ctx.prisma.$executeRawUnsafe(`DROP TRIGGER qe_test_count_key_writes ON api_keys`);
       await ctx.prisma.$executeRawUnsafe(`DROP TABLE qe_test_key_writes`);
     }
+  });
+});
+
+// The service itself, as the admin CLI and the auth hook call it (in this process, so every rule here is
+// under test wherever it is broken): each field's rule at its bounds, the 401's two faces, expiry to the
+// millisecond, what a key authenticates to.
+describe("API keys service", () => {
+  const T0 = new Date("2026-06-01T08:00:00.000Z");
+  const at = (ms: number) => new Date(T0.getTime() + ms);
+  const service = (now: Date) => createApiKeysService({ prisma: ctx.prisma, now: () => now });
+  const keyCount = () => ctx.prisma.apiKey.count();
+
+  it("create: scopes trimmed and listed once; env, name and expiry returned as stored; the prefix is env plus 4 characters", async () => {
+    const bank = await ctx.tenant();
+    const out = await service(T0).create({ orgId: bank.orgId, scopes: [" customers:view ", "customers:view", "", "api:manage"], env: "live", name: "x".repeat(100), expiresAt: at(1) });
+    expect(out).toEqual({
+      id: expect.stringMatching(/^key_/),
+      key: expect.stringMatching(/^qe_sk_live_[A-Z2-7]{32}$/),
+      prefix: out.key.slice(0, 15),
+      name: "x".repeat(100),
+      scopes: ["customers:view", "api:manage"],
+      env: "live",
+      orgId: bank.orgId,
+      expiresAt: at(1).toISOString(),
+      createdAt: expect.any(String),
+    });
+    const row = await ctx.prisma.apiKey.findUniqueOrThrow({ where: { id: out.id } });
+    expect(row).toMatchObject({ name: out.name, scopes: out.scopes, env: "live", prefix: out.prefix, expiresAt: at(1) });
+    const plain = await service(T0).create({ orgId: bank.orgId, scopes: ["verifications:view"], name: "a" });
+    expect(plain).toMatchObject({ env: "sandbox", name: "a", expiresAt: null, prefix: plain.key.slice(0, 18) });
+    expect(plain.key).toMatch(/^qe_sk_sandbox_/);
+    expect((await service(T0).create({ orgId: bank.orgId, scopes: ["customers:write"] })).name).toBeNull();
+  });
+
+  it("create: every broken rule is named in one 400 and nothing is written", async () => {
+    const bank = await ctx.tenant();
+    const before = await keyCount();
+    const refused = (input: Partial<Parameters<ReturnType<typeof service>["create"]>[0]>) =>
+      service(T0).create({ orgId: bank.orgId, scopes: ["customers:view"], ...input } as Parameters<ReturnType<typeof service>["create"]>[0]);
+    await expect(refused({ scopes: [], env: "prod" as never, name: "", expiresAt: T0 })).rejects.toMatchObject({
+      statusCode: 400,
+      code: "validation_failed",
+      message: "invalid API key request",
+      fieldErrors: {
+        env: ["must be one of sandbox, live"],
+        scopes: ["at least one scope is required"],
+        name: ["must be 1-100 characters"],
+        expiresAt: ["must be in the future"],
+      },
+    });
+    await expect(refused({ scopes: [" ", ""] })).rejects.toMatchObject({ fieldErrors: { scopes: ["at least one scope is required"] } });
+    await expect(refused({ scopes: ["customers:view", "Customers:view", "customers:delete", "*"] })).rejects.toMatchObject({
+      fieldErrors: { scopes: ["invalid scope(s) Customers:view, customers:delete, *: use {resource}:view, {resource}:write or api:manage"] },
+    });
+    await expect(refused({ name: "x".repeat(101) })).rejects.toMatchObject({ fieldErrors: { name: ["must be 1-100 characters"] } });
+    await expect(refused({ expiresAt: at(-1) })).rejects.toMatchObject({ fieldErrors: { expiresAt: ["must be in the future"] } });
+    for (const good of [{ scopes: ["a:view"] }, { scopes: ["some_thing:write"] }]) expect((await refused(good)).scopes).toEqual(good.scopes);
+    expect(await keyCount()).toBe(before + 2);
+    await expect(service(T0).create({ orgId: "org_unknown", scopes: ["customers:view"] })).rejects.toMatchObject({ statusCode: 404, message: "org not found" });
+    expect(await keyCount()).toBe(before + 2);
+  });
+
+  it("revoke: the time of the first revocation is kept; an unknown key is a 404", async () => {
+    const bank = await ctx.tenant();
+    expect(await service(at(5)).revoke(bank.keyId)).toEqual({ id: bank.keyId, revokedAt: at(5).toISOString() });
+    expect(await service(at(9)).revoke(bank.keyId)).toEqual({ id: bank.keyId, revokedAt: at(5).toISOString() });
+    await expect(service(T0).revoke("key_unknown")).rejects.toMatchObject({ statusCode: 404, message: "API key not found" });
+  });
+
+  it("authenticate: what a key stands for, its org's capability and negotiated limits, any case of the scheme", async () => {
+    const bank = await ctx.tenant({ dukcapil: false, scopes: ["customers:view", "verifications:view"], limits: { "identity.kyc.read": 7 } });
+    for (const scheme of ["Bearer", "bearer", "BEARER"]) {
+      expect(await service(T0).authenticate(`${scheme} ${bank.key}`)).toEqual({
+        keyId: bank.keyId,
+        keyPrefix: bank.key.slice(0, 18),
+        env: "sandbox",
+        scopes: new Set(["customers:view", "verifications:view"]),
+        orgId: bank.orgId,
+        capabilities: { dukcapilEnabled: false },
+        rateLimits: { "identity.kyc.read": 7 },
+      });
+    }
+    expect((await service(T0).authenticate(`Bearer ${(await ctx.tenant()).key}`)).capabilities).toEqual({ dukcapilEnabled: true });
+  });
+
+  it("authenticate: one 401 for every failure; WWW-Authenticate says invalid_token only when a Bearer token came", async () => {
+    const bank = await ctx.tenant();
+    const revoked = await ctx.tenant();
+    await service(T0).revoke(revoked.keyId);
+    const challenge = async (authorization: string | undefined) => {
+      const e = await service(T0).authenticate(authorization).then(() => undefined, (err: unknown) => err);
+      expect(e, String(authorization)).toMatchObject({ statusCode: 401, code: "unauthorized", message: "missing or invalid Bearer" });
+      return (e as { headers: Record<string, string> }).headers["www-authenticate"];
+    };
+    const invalid = 'Bearer error="invalid_token"';
+    expect(await challenge(undefined)).toBe("Bearer");
+    expect(await challenge("")).toBe("Bearer");
+    expect(await challenge(`Basic ${bank.key}`)).toBe("Bearer");
+    expect(await challenge(`Bearer${bank.key}`)).toBe("Bearer");
+    expect(await challenge("Bearer")).toBe(invalid);
+    expect(await challenge("Bearer ")).toBe(invalid);
+    expect(await challenge(`Bearer  ${bank.key}`)).toBe(invalid);
+    expect(await challenge(`Bearer ${bank.key} x`)).toBe(invalid);
+    expect(await challenge(`Bearer x${bank.key}`)).toBe(invalid);
+    expect(await challenge(`Bearer ${bank.key.replace(/.$/, (c) => (c === "A" ? "B" : "A"))}`)).toBe(invalid);
+    expect(await challenge(`Bearer ${revoked.key}`)).toBe(invalid);
+  });
+
+  it("authenticate: a key is good until the millisecond before it expires", async () => {
+    const bank = await ctx.tenant();
+    const key = await service(T0).create({ orgId: bank.orgId, scopes: ["customers:view"], expiresAt: at(1000) });
+    expect((await service(at(999)).authenticate(`Bearer ${key.key}`)).keyId).toBe(key.id);
+    await expect(service(at(1000)).authenticate(`Bearer ${key.key}`)).rejects.toMatchObject({ statusCode: 401 });
+    await expect(service(at(1001)).authenticate(`Bearer ${key.key}`)).rejects.toMatchObject({ statusCode: 401 });
+  });
+
+  it("flushLastUsed: the last time each key authenticated, never moved backwards", async () => {
+    const bank = await ctx.tenant();
+    const keys = service(at(0));
+    expect(await keys.flushLastUsed()).toBe(0);
+    await service(at(50)).authenticate(`Bearer ${bank.key}`);
+    await keys.authenticate(`Bearer ${bank.key}`);
+    await keys.authenticate(`Bearer ${bank.key}`);
+    expect(await keys.flushLastUsed()).toBe(1);
+    expect((await ctx.prisma.apiKey.findUniqueOrThrow({ where: { id: bank.keyId } })).lastUsedAt).toEqual(at(0));
+    const later = service(at(50));
+    await later.authenticate(`Bearer ${bank.key}`);
+    expect(await later.flushLastUsed()).toBe(1);
+    expect(await later.flushLastUsed()).toBe(0);
+    await keys.authenticate(`Bearer ${bank.key}`); // an older time arriving late changes nothing
+    expect(await keys.flushLastUsed()).toBe(0);
+    expect((await ctx.prisma.apiKey.findUniqueOrThrow({ where: { id: bank.keyId } })).lastUsedAt).toEqual(at(50));
   });
 });
