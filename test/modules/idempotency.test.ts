@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createIdempotencyService } from "../../src/modules/idempotency/idempotency-service.js";
 import { createTestContext, type TestContext, type Tenant } from "../helpers/app.js";
 import { b64, jpeg } from "../helpers/images.js";
 
@@ -322,5 +323,67 @@ describe("Idempotency-Key: races", () => {
     expect(await ctx.prisma.tierEvent.count({ where: { customerId } })).toBe(1);
     const replay = await bank.post(INGEST, payload, { "idempotency-key": key });
     expect(replay.body).toBe(executed[0]!.body);
+  });
+});
+
+// The service on its own clock, at the edges the HTTP tests cannot place exactly: a claim abandoned after
+// exactly 60 s, a key expiring at exactly 24 h, a stored response replayed only once it is complete, purging
+// in batches of 1000.
+describe("Idempotency service: edges in time", () => {
+  const T0 = new Date("2026-06-01T08:00:00.000Z");
+  const at = (ms: number) => new Date(T0.getTime() + ms);
+  const service = (now: Date) => createIdempotencyService({ prisma: ctx.prisma, now: () => now });
+  const request = (key: string, requestHash = "hash-a") => ({ orgId: bank.orgId, key, route: "POST /api/customers", requestHash });
+
+  it("a claim is in progress for 60 s, then abandoned and taken over; the replay is the stored response, once complete", async () => {
+    const key = newKey();
+    const first = await service(T0).begin(request(key));
+    expect(first).toEqual({ kind: "execute", claim: { orgId: bank.orgId, key, claimedAt: T0 } });
+    for (const ms of [0, 1, 60_000]) await expect(service(at(ms)).begin(request(key))).rejects.toMatchObject({ statusCode: 409, code: "idempotency_request_in_progress" });
+    await expect(service(at(1)).begin(request(key, "hash-b"))).rejects.toMatchObject({ statusCode: 409, code: "idempotency_key_reused" });
+    const taken = await service(at(60_001)).begin(request(key));
+    expect(taken).toEqual({ kind: "execute", claim: { orgId: bank.orgId, key, claimedAt: at(60_001) } });
+    // the first claim is no longer the key's: it can neither store its response nor release the new claim
+    if (first.kind !== "execute" || taken.kind !== "execute") throw new Error("unreachable");
+    expect(await service(at(60_002)).complete(first.claim, { statusCode: 201, bodyText: '{"late":true}' })).toBe(false);
+    await service(at(60_002)).release(first.claim);
+    expect(await keyRow(bank.orgId, key)).toMatchObject({ state: "in_progress", createdAt: at(60_001) });
+
+    expect(await service(at(60_003)).complete(taken.claim, { statusCode: 201, bodyText: '{"b":1,"a":2}' })).toBe(true);
+    expect(await keyRow(bank.orgId, key)).toMatchObject({ state: "completed", statusCode: 201, completedAt: at(60_003), expiresAt: at(60_001 + 86_400_000) });
+    // completed: replayed as stored (key order kept), long after a claim would be stale
+    expect(await service(at(3_600_000)).begin(request(key))).toEqual({ kind: "replay", statusCode: 201, bodyText: '{"b":1,"a":2}' });
+    await expect(service(at(3_600_000)).begin(request(key, "hash-b"))).rejects.toMatchObject({ code: "idempotency_key_reused" });
+  });
+
+  it("a key lives 24 h: up to the millisecond before, the same key with another body is refused; from then on it is free", async () => {
+    const key = newKey();
+    const claim = await service(T0).begin(request(key));
+    if (claim.kind !== "execute") throw new Error("expected to execute");
+    await service(T0).complete(claim.claim, { statusCode: 201, bodyText: "{}" });
+    await expect(service(at(86_399_999)).begin(request(key, "hash-b"))).rejects.toMatchObject({ code: "idempotency_key_reused" });
+    expect(await service(at(86_400_000)).begin(request(key, "hash-b"))).toEqual({ kind: "execute", claim: { orgId: bank.orgId, key, claimedAt: at(86_400_000) } });
+    expect(await keyRow(bank.orgId, key)).toMatchObject({ requestHash: "hash-b", state: "in_progress" });
+  });
+
+  it("a released claim frees the key at once", async () => {
+    const key = newKey();
+    const claim = await service(T0).begin(request(key));
+    if (claim.kind !== "execute") throw new Error("expected to execute");
+    await service(T0).release(claim.claim);
+    expect(await keyRow(bank.orgId, key)).toBeNull();
+    expect((await service(at(1)).begin(request(key, "hash-b"))).kind).toBe("execute");
+  });
+
+  it("purges every expired key, in batches of 1000, and nothing that lives", async () => {
+    const prefix = `purge-${Date.now()}-`;
+    const rows = (n: number, expiresAt: Date, tag: string) =>
+      Array.from({ length: n }, (_, i) => ({ orgId: bank.orgId, key: `${prefix}${tag}${i}`, route: "POST /x", requestHash: "h", state: "completed", createdAt: T0, expiresAt }));
+    await ctx.prisma.idempotencyKey.createMany({ data: [...rows(1001, at(1000), "old"), ...rows(3, at(1001), "live")] });
+    // rows from other tests (real clock, far later) are not expired at this instant
+    expect(await service(at(1000)).purgeExpired()).toBe(1001);
+    expect(await ctx.prisma.idempotencyKey.count({ where: { key: { startsWith: prefix } } })).toBe(3);
+    expect(await service(at(1000)).purgeExpired()).toBe(0);
+    expect(await service(at(1001)).purgeExpired()).toBe(3);
   });
 });

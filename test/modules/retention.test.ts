@@ -206,6 +206,43 @@ describe("the retention sweep", () => {
     expect(await ctx.prisma.verification.count({ where: { customerId: c, rawSealed: { not: null } } })).toBe(0);
   });
 
+  it("each org's part of the run: its counts, its record (the windows in words), the lease given back; a lease lost between batches stops the run", async () => {
+    const bank = await ctx.tenant({ limits });
+    await admin(["org", "set", "--org", bank.orgId, "--retain-raw-days", "1", "--retain-selfies-days", "2"]);
+    const c = await bank.customer();
+    for (let i = 0; i < 3; i++) await verdict(bank, c);
+    await selfie(bank, c);
+    const later = new Date(Date.now() + 3 * DAY);
+    const out = await sweeper(later, 2).sweep({ orgId: bank.orgId });
+    expect(out).toEqual({ erased: { selfies: 1, raw: 3 }, complete: true, orgs: [{ orgId: bank.orgId, selfies: 1, raw: 3, recordId: expect.stringMatching(/^era_/) }] });
+    const record = await ctx.prisma.erasureRecord.findUniqueOrThrow({ where: { id: out.orgs[0]!.recordId! } });
+    expect(record).toMatchObject({
+      ...{ orgId: bank.orgId, customerId: null, trigger: "retention", actor: "retention", createdAt: later },
+      ...{ reason: "retention: raw envelopes older than 1 day, selfies older than 2 days", photos: 0, templates: 0, selfies: 1, raw: 3 },
+    });
+    expect((await leaseDal.holderOf(ctx.prisma, RETENTION_LEASE))!.expiresAt.getTime()).toBeLessThan(Date.now());
+    // nothing past the windows any more: the org is swept, with nothing to record
+    expect(await sweeper(later, 2).sweep({ orgId: bank.orgId })).toEqual({ erased: { selfies: 0, raw: 0 }, complete: true, orgs: [{ orgId: bank.orgId, selfies: 0, raw: 0, recordId: null }] });
+
+    await admin(["org", "set", "--org", bank.orgId, "--retain-selfies-days", "off"]);
+    for (let i = 0; i < 5; i++) await verdict(bank, c);
+    // while the first batch commits, another replica takes the lease over (as if ours had expired)
+    await ctx.prisma.$executeRawUnsafe(`
+      CREATE OR REPLACE FUNCTION qe_test_steal_lease() RETURNS trigger AS $$
+      BEGIN UPDATE job_leases SET holder = 'replica-c' WHERE name = '${RETENTION_LEASE}'; RETURN NULL; END $$ LANGUAGE plpgsql`);
+    await ctx.prisma.$executeRawUnsafe(`CREATE TRIGGER qe_test_steal_lease AFTER UPDATE ON verifications FOR EACH STATEMENT EXECUTE FUNCTION qe_test_steal_lease()`);
+    let stolen;
+    try {
+      stolen = await sweeper(new Date(Date.now() + 3 * DAY), 2).sweep({ orgId: bank.orgId });
+    } finally {
+      await ctx.prisma.$executeRawUnsafe(`DROP TRIGGER qe_test_steal_lease ON verifications`);
+    }
+    expect(stolen).toMatchObject({ erased: { selfies: 0, raw: 2 }, complete: false, orgs: [{ raw: 2, recordId: expect.any(String) }] });
+    expect(await ctx.prisma.erasureRecord.findUniqueOrThrow({ where: { id: stolen.orgs[0]!.recordId! } })).toMatchObject({ reason: "retention: raw envelopes older than 1 day", raw: 2 });
+    expect((await leaseDal.holderOf(ctx.prisma, RETENTION_LEASE))!.holder).toBe("replica-c"); // not ours to give back
+    await leaseDal.release(ctx.prisma, RETENTION_LEASE, "replica-c");
+  });
+
   it("admin retention sweep: the same work at once, printing {erased, complete}; metrics count it as retention", async () => {
     const bank = await ctx.tenant({ limits });
     const c = await bank.customer();
