@@ -8,6 +8,7 @@ import { buildApp } from "../../src/app.js";
 import { callAdminSocket, startAdminSocket } from "../../src/cli/admin-socket.js";
 import { runAdminCommand, UsageError, VerbatimJson, withDefaultAuditActor } from "../../src/cli/commands.js";
 import { createSealer, generateSealingKeyEntry, parseSealingKeys } from "../../src/crypto/seal.js";
+import { createAuditService } from "../../src/modules/audit/audit-service.js";
 import { NotFoundError, UnprocessableError, ValidationError } from "../../src/errors.js";
 import { faceEngineOff } from "../../src/face/engine.js";
 import { createServices } from "../../src/services.js";
@@ -138,6 +139,49 @@ describe("admin audit log", () => {
     await expect(admin(["audit", "log", "--limit", "0"])).rejects.toThrow(ValidationError);
     await expect(admin(["audit", "log", "--limit", "many"])).rejects.toThrow(UsageError);
     expect(JSON.parse(JSON.stringify(forA))).toEqual(forA); // one plain JSON object
+  });
+});
+
+describe("the audit service at its bounds", () => {
+  it("who and why: trimmed, required, at most 500 and 100 characters, each named in the 400; the bounds themselves are accepted", async () => {
+    const id = await verdictWithRaw();
+    const open = (reason: string, actor: string) => ctx.services.audit.openRaw({ verificationId: id, actor, reason });
+    for (const [reason, actor, fieldErrors] of [
+      ["", "a", { reason: ["a reason is required for every access to a raw envelope"] }],
+      ["r".repeat(501), "a", { reason: ["must be at most 500 characters"] }],
+      ["r", "  ", { actor: ["is required"] }],
+      ["r", "a".repeat(101), { actor: ["must be at most 100 characters"] }],
+      [" ", "", { reason: ["a reason is required for every access to a raw envelope"], actor: ["is required"] }],
+    ] as const) {
+      await expect(open(reason, actor)).rejects.toMatchObject({ statusCode: 400, message: "audit access refused", fieldErrors });
+    }
+    expect(await accessesOf(id)).toEqual([]);
+    const at = new Date("2026-06-01T08:00:00.000Z");
+    const audit = createAuditService({ prisma: ctx.prisma, sealer: ctx.sealer, now: () => at });
+    const out = await audit.openRaw({ verificationId: id, reason: ` ${"r".repeat(500)} `, actor: ` ${"a".repeat(100)} ` });
+    expect(out).toEqual({ accessId: expect.stringMatching(/^aud_[0-9A-Z]{26}$/), rawText: RAW_TEXT });
+    expect(await accessesOf(id)).toEqual([
+      expect.objectContaining({ id: out.accessId, orgId: bank.orgId, verificationId: id, reason: "r".repeat(500), actor: "a".repeat(100), createdAt: at }),
+    ]);
+    const declined = (await bank.post(INGEST, { customerId: await bank.customer(), valid: false, reason: "declined" })).json().verification.id;
+    await expect(audit.openRaw({ verificationId: declined, reason: "r", actor: "a" })).rejects.toMatchObject({
+      statusCode: 422,
+      code: "no_raw_envelope",
+      message: `verification ${declined} has no raw envelope on record`,
+    });
+    await expect(audit.openRaw({ verificationId: "ver_unknown", reason: "r", actor: "a" })).rejects.toMatchObject({ statusCode: 404, message: "verification not found" });
+  });
+
+  it("the log: at most `limit` (default 100), truncated says so; limits outside 1 to 10000 are refused", async () => {
+    const id = await verdictWithRaw();
+    for (let i = 0; i < 101; i++) await ctx.services.audit.openRaw({ verificationId: id, reason: `look ${i}`, actor: "a" });
+    const log = await ctx.services.audit.log({ verificationId: id });
+    expect([log.data.length, log.truncated, log.data[0]!.reason, log.data[99]!.reason]).toEqual([100, true, "look 100", "look 1"]);
+    expect(await ctx.services.audit.log({ verificationId: id, limit: 101 })).toMatchObject({ truncated: false, data: expect.any(Array) });
+    expect((await ctx.services.audit.log({ verificationId: id, limit: 10_000 })).data).toHaveLength(101);
+    for (const limit of [0, 10_001, 0.5]) {
+      await expect(ctx.services.audit.log({ limit })).rejects.toMatchObject({ statusCode: 400, message: "invalid audit log request", fieldErrors: { limit: ["must be a whole number from 1 to 10000"] } });
+    }
   });
 });
 
