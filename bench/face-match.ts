@@ -24,8 +24,9 @@
 // Then, unless BENCH_LOAD=off, the endpoint under load (bench/match-load.ts: requests/s, p50/p99, event-loop
 // delay p99, service RSS; and matches bursting while verdicts arrive), on PostgreSQL (BENCH_DATABASE_URL).
 //
-// Env: BENCH_ALTERNATIVES=faceres also scores Human's own FaceRes descriptor (the templates before this
-// pipeline), computed in this process, for comparison (adds ~1 min).
+// Env: BENCH_ALTERNATIVES=faceres,human-mesh also scores, for comparison, computed in this process (about a
+// minute each): Human's own FaceRes descriptor (the first templates), and Human's detector and mesh in front
+// of the same alignment and recognition model (the pipeline before this one).
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import path from "node:path";
@@ -34,7 +35,8 @@ import type { Tensor } from "@vladmandic/human";
 import { compareTemplates, dominantFace, encodeTemplate, type DetectedFace } from "../src/face/engine.js";
 import { DEFAULT_FACE_MATCH_THRESHOLD, matchScore } from "../src/face/match-policy.js";
 import { createHuman, serveOnlyHumanModels } from "../src/face/human.js";
-import { FACE_TEMPLATE_MODEL_ID, HUMAN_VERSION } from "../src/face/pipeline.js";
+import { alignFace, ALIGNED_SIZE, fivePointsFromMesh, toModelInput, type RgbImage } from "../src/face/align.js";
+import { FACE_TEMPLATE_MODEL_ID, HUMAN_VERSION, RECOGNITION_MODEL_FILE } from "../src/face/pipeline.js";
 import { startFaceTemplateEngine } from "../src/face/template-engine.js";
 import { ALTERATIONS, buildEvalSet, maybeSamePerson, type EvalSet } from "../test/face/eval-set.js";
 import { runMatchLoad } from "./match-load.js";
@@ -336,6 +338,58 @@ async function faceresTemplater(): Promise<Templater> {
   };
 }
 
+/**
+ * The pipeline before this model id: Human's detector and 468-point mesh (tfjs, wasm) for the five points,
+ * then the same alignment and recognition model, in this process. Same decode as the worker.
+ */
+async function humanMeshTemplater(): Promise<Templater> {
+  const ort = await import("onnxruntime-node");
+  const restoreFetch = serveOnlyHumanModels();
+  const human = createHuman();
+  await human.load();
+  await human.tf.ready();
+  const recogniser = await ort.InferenceSession.create(readFileSync(RECOGNITION_MODEL_FILE), {
+    ...{ executionProviders: ["cpu"], intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: "sequential" },
+    ...{ graphOptimizationLevel: "extended", enableCpuMemArena: false },
+  });
+  const decode = async (photo: Buffer): Promise<RgbImage> => {
+    const { data, info } = await sharp(photo, { failOn: "none" }).rotate().resize({ width: 640, height: 640, fit: "inside", withoutEnlargement: true }).removeAlpha().toColourspace("srgb").raw().toBuffer({ resolveWithObject: true });
+    return { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height };
+  };
+  const detect = async (img: RgbImage) => {
+    const input = human.tf.tensor4d(img.data, [1, img.height, img.width, 3], "int32");
+    try {
+      return (await human.detect(input as unknown as Tensor)).face;
+    } finally {
+      human.tf.dispose(input);
+    }
+  };
+  const boxes = (found: Awaited<ReturnType<typeof detect>>) => found.map((f) => ({ box: [f.box[0], f.box[1], f.box[2], f.box[3]] as Box, score: f.score }));
+  return {
+    name: `human-${HUMAN_VERSION}+align5/fr_feature (before: Human's detector and mesh; in-process, main thread)`,
+    async template(photo) {
+      const img = await decode(photo);
+      const found = await detect(img);
+      const pick = dominantFace(boxes(found));
+      if ("cause" in pick) return { ok: false, cause: pick.cause };
+      const points = fivePointsFromMesh(found[pick.index]!.mesh ?? []);
+      if (!points) return { ok: false, cause: "no_face" };
+      const aligned = await alignFace(img, points);
+      const out = await recogniser.run({ [recogniser.inputNames[0]!]: new ort.Tensor("float32", toModelInput(aligned), [1, 3, ALIGNED_SIZE, ALIGNED_SIZE]) });
+      const raw = out[recogniser.outputNames[0]!]!.data as Float32Array;
+      const norm = Math.hypot(...raw);
+      return { ok: true, template: encodeTemplate(Array.from(raw, (v) => v / norm)) };
+    },
+    async dominantBox(photo) {
+      return dominantBox(boxes(await detect(await decode(photo))));
+    },
+    async close() {
+      await recogniser.release();
+      restoreFetch();
+    },
+  };
+}
+
 // --- Load through POST /api/identity/face/match: bench/match-load.ts (BENCH_LOAD=off skips it) ------------
 
 async function main() {
@@ -368,9 +422,10 @@ async function main() {
   console.log(`engine load ${loadMs} ms (one worker); process RSS: ${mb(rssBefore)} MB before the engine, ${mb(rssLoaded)} MB loaded, ${mb(rssAfter)} MB after ${shipped.templates.size} templates (main thread + one worker)`);
 
   for (const alt of (process.env.BENCH_ALTERNATIVES ?? "").split(",").filter(Boolean)) {
-    if (alt !== "faceres") throw new Error(`unknown alternative ${alt} (known: faceres)`);
+    const make = { faceres: faceresTemplater, "human-mesh": humanMeshTemplater }[alt];
+    if (!make) throw new Error(`unknown alternative ${alt} (known: faceres, human-mesh)`);
     console.log();
-    const t = await faceresTemplater();
+    const t = await make();
     report(t.name, set, await templateAll(t, set));
     await t.close();
   }

@@ -50,7 +50,8 @@ const envSchema = z.object({
   }),
   METRICS_HOST: z.string().min(1).default("127.0.0.1"),
   // The face engine (README "Face templates"): `off` makes every enrolment a stub with cause engine_off.
-  FACE_ENGINE: z.enum(["human", "off"]).default("human"),
+  // `human` is its name from before the pipeline ran on onnxruntime alone: still accepted, the same engine.
+  FACE_ENGINE: z.enum(["onnx", "human", "off"]).default("onnx"),
   FACE_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(3000),
   // Default 1 on the 2-core machines it is sized for: the other core serves HTTP, photo checks and the
   // database, and RSS stays under 450 MB; a second worker buys throughput for ~+150 MB (README "Face templates").
@@ -92,7 +93,7 @@ export interface MetricsConfig {
 }
 
 export interface FaceConfig {
-  engine: "human" | "off";
+  engine: "onnx" | "off";
   /** Budget for one photo's template, queueing included. */
   timeoutMs: number;
   /** Worker threads, each holding its own copy of the models. */
@@ -205,6 +206,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (production && !e.DATABASE_URL && e.REDIS_URL) {
     warnings.push("REDIS_URL: set with the embedded database (one node); Redis only matters for replicas on PostgreSQL");
   }
+  if (e.FACE_ENGINE === "human") warnings.push("FACE_ENGINE: human is the old name of onnx (the same face engine); set onnx");
   if (problems.length) throw new ConfigError(problems);
   return {
     env: e.NODE_ENV,
@@ -219,7 +221,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     trustProxy: e.TRUST_PROXY,
     corsOrigins: e.CORS_ORIGINS,
     metrics: metricsOn ? { host: e.METRICS_HOST, port: e.METRICS_PORT as number, token: e.METRICS_TOKEN } : undefined,
-    face: { engine: e.FACE_ENGINE, timeoutMs: e.FACE_TIMEOUT_MS, workers: e.FACE_WORKERS },
+    face: { engine: e.FACE_ENGINE === "off" ? "off" : "onnx", timeoutMs: e.FACE_TIMEOUT_MS, workers: e.FACE_WORKERS },
     retentionSweepIntervalSeconds: e.RETENTION_SWEEP_INTERVAL_SECONDS,
     testHooks: e.NODE_ENV === "test" ? testHooks(env) : {},
     warnings,

@@ -30,7 +30,7 @@ export interface TemplateOptions {
 }
 
 export interface FaceTemplater {
-  /** Model id and version every template of this engine carries (e.g. `human-3.3.6+align5/fr_feature-87aacdfe5751`); null when off. */
+  /** Model id and version every template of this engine carries (e.g. `fr_detect-6c0256ccd316+fr_landmark68-f10b0ba1d2a8+align5/fr_feature-87aacdfe5751`); null when off. */
   readonly model: string | null;
   /** How many photos the engine works on at once (its worker threads); 0 when off. */
   readonly capacity: number;

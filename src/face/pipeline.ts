@@ -1,9 +1,12 @@
-// What makes a face template, named in one place: Human's face detector and 468-point mesh (tfjs, wasm)
-// find the face and its landmarks, five of them align it onto the ArcFace 112×112 template (align.ts), and
-// `fr_feature.onnx` (from the npm package faceplugin-face-recognition-js, run by onnxruntime-node) turns
-// the aligned face into a 512-value embedding. Every file comes from an installed package; nothing is
-// downloaded. The model id names every stage and the recognition model's file hash, so a template made by
-// any other pipeline (or another copy of the model file) is recognisably another model's.
+// What makes a face template, named in one place. Three ONNX models of one npm package
+// (faceplugin-face-recognition-js), all run by onnxruntime-node: `fr_detect.onnx` finds the faces (an
+// UltraFace RFB-320 detector), `fr_landmark.onnx` puts 68 landmarks on the chosen one, five of them align it
+// onto the ArcFace 112×112 template (align.ts), and `fr_feature.onnx` turns the aligned face into a 512-value
+// embedding. (Until this model id, Human's tfjs detector and mesh did the first two steps: twice the CPU per
+// template and a wasm heap per worker, for no better separation; README "Face templates".) Every file comes
+// from an installed package; nothing is downloaded. The model id names every stage and each model file's
+// hash, so a template made by any other pipeline (or another copy of a model file) is recognisably another
+// model's.
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -26,7 +29,7 @@ function packageDir(name: string): string {
 
 const packageVersion = (dir: string) => (JSON.parse(readFileSync(path.join(dir, "package.json"), "utf8")) as { version: string }).version;
 
-/** @vladmandic/human: detector and mesh models, and its wasm build. */
+/** @vladmandic/human: only bench:face-match loads it now, to score the FaceRes templates of the past. */
 export const HUMAN_DIR = packageDir("@vladmandic/human");
 export const HUMAN_VERSION = packageVersion(HUMAN_DIR);
 /** The folder Human's models are read from (and the only one its fetch may read). */
@@ -35,19 +38,42 @@ export const HUMAN_MODEL_DIR = path.join(HUMAN_DIR, "models") + path.sep;
 export const HUMAN_WASM_BUILD = path.join(HUMAN_DIR, "dist", "human.node-wasm.js");
 export const TFJS_WASM_DIR = path.dirname(require.resolve("@tensorflow/tfjs-backend-wasm")) + path.sep;
 
-/** The recognition model: 512-D embeddings of 112×112 aligned faces, in an MIT-licensed npm package. */
-export const RECOGNITION_MODEL_FILE = path.join(packageDir("faceplugin-face-recognition-js"), "model", "fr_feature.onnx");
-
 export const sha256Hex = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
 
-/** sha256 of the recognition model's file as installed, read once. */
-export const RECOGNITION_MODEL_SHA256 = sha256Hex(readFileSync(RECOGNITION_MODEL_FILE));
+const MODEL_DIR = path.join(packageDir("faceplugin-face-recognition-js"), "model");
+
+export interface PipelineModel {
+  file: string;
+  /** sha256 of the file as installed, read once at start. */
+  sha256: string;
+}
+
+const model = (name: string): PipelineModel => {
+  const file = path.join(MODEL_DIR, name);
+  return { file, sha256: sha256Hex(readFileSync(file)) };
+};
+
+/** The pipeline's models, in the package the recognition model comes from (MIT licence file; README). */
+export const PIPELINE_MODELS = {
+  /** Face detector: 1×3×240×320 RGB, (x − 127) / 128 → 4420 boxes (normalised corners) and scores. */
+  detector: model("fr_detect.onnx"),
+  /** 68 landmarks: 1×1×64×64 grey crop of a detector box, x / 256 → 136 values, normalised to the box. */
+  landmarks: model("fr_landmark.onnx"),
+  /** Recognition: 1×3×112×112 aligned RGB, (x − 127) / 128 → 512-D embedding. */
+  recognition: model("fr_feature.onnx"),
+} as const;
+export type PipelineModelName = keyof typeof PIPELINE_MODELS;
+
+/** The recognition model's file (bench:face-match's Human alternatives reuse it). */
+export const RECOGNITION_MODEL_FILE = PIPELINE_MODELS.recognition.file;
 
 /**
- * The id stored with every template (`templateModel`): detector and mesh version, alignment, recognition
- * model and the first 12 hex digits of its file's sha256. A different id marks a template for re-templating.
+ * The id stored with every template (`templateModel`): each stage and the first 12 hex digits of its model
+ * file's sha256. A different id marks a template for re-templating.
  */
-export const FACE_TEMPLATE_MODEL_ID = `human-${HUMAN_VERSION}+align5/fr_feature-${RECOGNITION_MODEL_SHA256.slice(0, 12)}`;
+export const FACE_TEMPLATE_MODEL_ID =
+  `fr_detect-${PIPELINE_MODELS.detector.sha256.slice(0, 12)}+fr_landmark68-${PIPELINE_MODELS.landmarks.sha256.slice(0, 12)}` +
+  `+align5/fr_feature-${PIPELINE_MODELS.recognition.sha256.slice(0, 12)}`;
 
 /** Values per template (float32). */
 export const TEMPLATE_LENGTH = 512;

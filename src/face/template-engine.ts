@@ -1,5 +1,5 @@
-// The default face engine (pipeline.ts): Human's detector and mesh, five-point alignment and the
-// fr_feature recognition model on onnxruntime, in piscina worker threads. Models ship inside npm packages
+// The default face engine (pipeline.ts): the fr_detect detector, 68 fr_landmark points, five-point alignment
+// and the fr_feature recognition model, all on onnxruntime, in piscina worker threads. Models ship inside npm packages
 // and load once per thread at start-up; nothing is downloaded. The main thread only queues photos, so
 // inference never blocks the event loop.
 import { createRequire } from "node:module";
@@ -8,7 +8,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { Piscina } from "piscina";
 import sharp from "sharp";
 import { encodeTemplate, type DetectResult, type FallbackCause, type FaceTemplater, type TemplatePriority, type TemplateResult } from "./engine.js";
-import { FACE_TEMPLATE_MODEL_ID, RECOGNITION_MODEL_SHA256 } from "./pipeline.js";
+import { FACE_TEMPLATE_MODEL_ID, PIPELINE_MODELS, type PipelineModelName } from "./pipeline.js";
 import { PriorityQueue } from "./priority-queue.js";
 
 /** What the main thread sends a worker, and what it answers (see template-worker.ts). */
@@ -25,8 +25,8 @@ export interface FaceWorkerResult {
 }
 /** Given to every worker thread when it starts. */
 export interface FaceWorkerData {
-  /** The recognition model file the model id was made from: a thread refuses to run another. */
-  recognitionModelSha256?: string;
+  /** The model files' hashes the model id was made from: a thread refuses to run other files. */
+  modelSha256?: Record<PipelineModelName, string>;
   /** Fault-injection tests only: a worker exits when a photo contains these bytes. */
   crashMarker?: string;
 }
@@ -98,7 +98,7 @@ export function startFaceTemplateEngine(opts: FaceTemplateEngineOptions): FaceTe
     // a few small arrays per task. 8 MB cost no measurable CPU and saved ~45 MB per worker (two workers, 60
     // templates each: 483 -> 389 MB RSS).
     resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB },
-    workerData: { recognitionModelSha256: RECOGNITION_MODEL_SHA256, crashMarker: opts.crashMarker } satisfies FaceWorkerData,
+    workerData: { modelSha256: { detector: PIPELINE_MODELS.detector.sha256, landmarks: PIPELINE_MODELS.landmarks.sha256, recognition: PIPELINE_MODELS.recognition.sha256 }, crashMarker: opts.crashMarker } satisfies FaceWorkerData,
   });
   // Without a listener a worker error outside a task would be thrown on the main thread and end the service.
   pool.on("error", (err: Error) => opts.onWorkerError?.(err));

@@ -1,16 +1,16 @@
-// The face engine's worker thread (run by piscina). Loads, ONCE when the thread starts, Human's face detector
-// and mesh (tfjs, wasm backend) and an onnxruntime session of the recognition model (pipeline.ts); then for
-// each photo: decodes it with sharp, finds every face with its mesh, and for a template picks the dominant
-// face, aligns it on five landmarks (align.ts) and embeds it. Everything here runs off the main event loop.
+// The face engine's worker thread (run by piscina). Loads, ONCE when the thread starts, an onnxruntime session
+// of each model of the pipeline (pipeline.ts: detector, landmarks, recognition); then for each photo: decodes
+// it with sharp, finds every face (onnx-landmarks.ts), and for a template picks the dominant face, puts 68
+// landmarks on it, aligns it on five of them (align.ts) and embeds it. Everything here runs off the main
+// event loop.
 import { readFileSync } from "node:fs";
 import { workerData } from "node:worker_threads";
 import sharp from "sharp";
-import type { FaceResult, Tensor } from "@vladmandic/human";
 import * as ort from "onnxruntime-node";
-import { alignFace, ALIGNED_SIZE, fivePointsFromMesh, toModelInput, type RgbImage } from "./align.js";
+import { alignFace, ALIGNED_SIZE, toModelInput, type RgbImage } from "./align.js";
 import { dominantFace } from "./engine.js";
-import { createHuman, serveOnlyHumanModels } from "./human.js";
-import { RECOGNITION_MODEL_FILE, sha256Hex, TEMPLATE_LENGTH } from "./pipeline.js";
+import { DETECTOR_INPUT, detectFacesOnnx, fivePointsFrom68, LANDMARK_INPUT, landmarks68 } from "./onnx-landmarks.js";
+import { PIPELINE_MODELS, sha256Hex, TEMPLATE_LENGTH, type PipelineModelName } from "./pipeline.js";
 import type { FaceWorkerData, FaceWorkerResult, FaceWorkerTask } from "./template-engine.js";
 
 sharp.cache(false); // never keep decoded biometric pixels around between tasks
@@ -18,38 +18,38 @@ sharp.concurrency(1); // one core per worker thread: libvips must not fan out ov
 
 const data = (workerData ?? {}) as FaceWorkerData;
 
-serveOnlyHumanModels();
-
 /**
- * The longer side photos are reduced to before detection. The detector looks at a 256×256 version of the
- * whole image and the mesh at a 192×192 crop, so more pixels add tensor memory (tfjs's wasm heap grows to
- * the largest input and never shrinks) but no detection quality; 640 px still leaves a portrait's face
- * several times the 112 px the recognition model sees.
+ * The longer side photos are reduced to first. The detector sees a 320×240 version of the whole image, the
+ * landmarker a 64×64 crop, the recognition model 112×112; 640 px still leaves a portrait's face several
+ * times what the recognition model sees, and bounds the pixels every later step touches.
  */
 export const MAX_SIDE = 640;
-const human = createHuman();
 
-/** The recognition model's session: one per thread, one intra-op thread (the engine sizes by threads). */
-async function loadRecognitionModel(): Promise<ort.InferenceSession> {
-  const bytes = readFileSync(RECOGNITION_MODEL_FILE);
-  // The main thread named its templates after the file it hashed at start; a thread started later (a
-  // replaced worker) must run exactly that file, or its templates would carry another model's id.
+/** One session per model and thread, one intra-op thread each (the engine sizes by threads). */
+async function loadModel(name: PipelineModelName, input: number[]): Promise<ort.InferenceSession> {
+  const { file } = PIPELINE_MODELS[name];
+  const bytes = readFileSync(file);
+  // The main thread named its templates after the files it hashed at start; a thread started later (a
+  // replaced worker) must run exactly those files, or its templates would carry another model's id.
   const sha = sha256Hex(bytes);
-  if (data.recognitionModelSha256 && sha !== data.recognitionModelSha256) {
-    throw new Error(`face engine: ${RECOGNITION_MODEL_FILE} changed since start (sha256 ${sha.slice(0, 12)}…, expected ${data.recognitionModelSha256.slice(0, 12)}…)`);
+  const expected = data.modelSha256?.[name];
+  if (expected && sha !== expected) {
+    throw new Error(`face engine: ${file} changed since start (sha256 ${sha.slice(0, 12)}…, expected ${expected.slice(0, 12)}…)`);
   }
   const session = await ort.InferenceSession.create(bytes, {
     executionProviders: ["cpu"],
     intraOpNumThreads: 1,
     interOpNumThreads: 1,
     executionMode: "sequential",
-    // Not "all": its layout stage rewrites the convolutions to a blocked format (NCHWc) that makes this model
-    // three times slower here (56 ms against 19 ms on one core), with the same output to 1e-7.
+    // Not "all": its layout stage rewrites the convolutions to a blocked format (NCHWc) that makes the
+    // recognition model three times slower here (56 ms against 19 ms on one core), with the same output to 1e-7.
     graphOptimizationLevel: "extended",
-    // The arena keeps its high-water mark per session; one 112×112 input needs little, so allocate plainly.
+    // The arena keeps its high-water mark per session; these inputs are small, so allocate plainly.
     enableCpuMemArena: false,
   });
-  await embed(session, new Float32Array(3 * ALIGNED_SIZE * ALIGNED_SIZE)); // warm-up: kernels set up now
+  // warm-up: kernels set up now, not on the first photo
+  const warm = await session.run({ [session.inputNames[0]!]: new ort.Tensor("float32", new Float32Array(input.reduce((a, b) => a * b, 1)), input) });
+  for (const t of Object.values(warm)) t.dispose();
   return session;
 }
 
@@ -65,7 +65,7 @@ async function embed(session: ort.InferenceSession, input: Float32Array): Promis
   norm = Math.sqrt(norm);
   const embedding = new Float32Array(TEMPLATE_LENGTH);
   for (let i = 0; i < TEMPLATE_LENGTH; i++) embedding[i] = norm > 0 ? raw[i]! / norm : 0;
-  tensor.dispose();
+  for (const t of Object.values(out)) t.dispose();
   return embedding;
 }
 
@@ -81,38 +81,33 @@ async function decode(photo: Buffer): Promise<RgbImage> {
   return { data: new Uint8Array(pixels.buffer, pixels.byteOffset, pixels.byteLength), width: info.width, height: info.height };
 }
 
-async function findFaces(img: RgbImage): Promise<FaceResult[]> {
-  const input = human.tf.tensor4d(img.data, [1, img.height, img.width, 3], "int32");
-  try {
-    return (await human.detect(input as unknown as Tensor)).face;
-  } finally {
-    human.tf.dispose(input);
-  }
-}
-
-const sessionReady = loadRecognitionModel();
+const sessions = Promise.all([
+  loadModel("detector", [1, 3, DETECTOR_INPUT.height, DETECTOR_INPUT.width]),
+  loadModel("landmarks", [1, 1, LANDMARK_INPUT, LANDMARK_INPUT]),
+  loadModel("recognition", [1, 3, ALIGNED_SIZE, ALIGNED_SIZE]),
+]);
 
 async function analyse(task: FaceWorkerTask): Promise<FaceWorkerResult> {
   const photo = Buffer.from(task.photo.buffer, task.photo.byteOffset, task.photo.byteLength);
   // Only an engine built for fault-injection tests sets the marker: the thread exits as a native crash would.
   if (data.crashMarker && photo.includes(data.crashMarker)) process.exit(70);
 
+  const [detector, landmarker, recogniser] = await sessions;
   const img = await decode(photo);
-  const found = await findFaces(img);
-  const faces = found.map((f) => ({ box: [f.box[0], f.box[1], f.box[2], f.box[3]] as [number, number, number, number], score: f.score }));
+  const faces = await detectFacesOnnx(detector, img);
   const result: FaceWorkerResult = { width: img.width, height: img.height, faces };
   if (task.kind === "detect") return result;
 
   const pick = dominantFace(faces);
   if ("cause" in pick) return { ...result, template: { ok: false, cause: pick.cause } };
-  // Without a full mesh there are no landmarks to align on: no face usable for a template.
-  const points = fivePointsFromMesh(found[pick.index]!.mesh ?? []);
+  // Without landmarks there is nothing to align on: no face usable for a template.
+  const points = await landmarks68(landmarker, img, faces[pick.index]!.box);
   if (!points) return { ...result, template: { ok: false, cause: "no_face" } };
-  const aligned = await alignFace(img, points);
-  const embedding = await embed(await sessionReady, toModelInput(aligned));
+  const aligned = await alignFace(img, fivePointsFrom68(points));
+  const embedding = await embed(recogniser, toModelInput(aligned));
   return { ...result, template: { ok: true, index: pick.index, embedding } };
 }
 
 // piscina awaits a promised handler before the thread takes tasks: the models load once, when the thread
 // starts. (No top-level await: piscina loads this file with require() first, which cannot wait.)
-export default Promise.all([human.load().then(() => human.tf.ready()), sessionReady]).then(() => analyse);
+export default sessions.then(() => analyse);

@@ -29,7 +29,8 @@ describe("face engine off", () => {
   });
 
   it("FACE_ENGINE, FACE_TIMEOUT_MS and FACE_WORKERS are read and checked", () => {
-    expect(loadConfig({}).face).toEqual({ engine: "human", timeoutMs: 3000, workers: 1 });
+    expect(loadConfig({}).face).toEqual({ engine: "onnx", timeoutMs: 3000, workers: 1 });
+    expect(loadConfig({ FACE_ENGINE: "human" })).toMatchObject({ face: { engine: "onnx" }, warnings: [expect.stringMatching(/^FACE_ENGINE: human is the old name of onnx/)] });
     expect(loadConfig({ FACE_ENGINE: "off", FACE_TIMEOUT_MS: "1500", FACE_WORKERS: "2" }).face).toEqual({ engine: "off", timeoutMs: 1500, workers: 2 });
     expect(() => loadConfig({ FACE_ENGINE: "magic" })).toThrow(/FACE_ENGINE/);
     expect(() => loadConfig({ FACE_TIMEOUT_MS: "soon" })).toThrow(/FACE_TIMEOUT_MS/);

@@ -58,15 +58,15 @@ async function templateOf(photo: Buffer): Promise<Buffer> {
 }
 
 describe("face templates on the Dukcapil ingest", () => {
-  it("a portrait: fallbackStub false and a sealed template of the pipeline's model id, which names the model file's hash", async () => {
+  it("a portrait: fallbackStub false and a sealed template of the pipeline's model id, which names each model file's hash", async () => {
     const { enrolment, row } = await ingest(alice);
     expect(enrolment.fallbackStub).toBe(false);
     expect(row).toMatchObject({ fallbackStub: false, fallbackCause: null, templateModel: FACE_TEMPLATE_MODEL_ID });
     // the hash of the file as installed, computed here independently of the engine
     const require = createRequire(import.meta.url);
     const pkgDir = path.dirname(require.resolve("faceplugin-face-recognition-js/package.json"));
-    const sha = createHash("sha256").update(readFileSync(path.join(pkgDir, "model", "fr_feature.onnx"))).digest("hex");
-    expect(FACE_TEMPLATE_MODEL_ID).toBe(`human-3.3.6+align5/fr_feature-${sha.slice(0, 12)}`);
+    const sha = (file: string) => createHash("sha256").update(readFileSync(path.join(pkgDir, "model", file))).digest("hex").slice(0, 12);
+    expect(FACE_TEMPLATE_MODEL_ID).toBe(`fr_detect-${sha("fr_detect.onnx")}+fr_landmark68-${sha("fr_landmark.onnx")}+align5/fr_feature-${sha("fr_feature.onnx")}`);
     expect(engine.model).toBe(FACE_TEMPLATE_MODEL_ID);
     const template = openTemplate(row);
     expect(template.length).toBe(TEMPLATE_BYTES);

@@ -51,7 +51,7 @@ describe.each(["pglite", "postgres"] as const)("SIGKILL in the middle of custome
     const dataDir = await tempDir(`erasure-crash-${kind}`);
     const databaseUrl = kind === "postgres" ? await (await startPgCluster()).createDatabase() : undefined;
     const sealingKeys = newSealingKeys();
-    const base = { ...serviceEnv({ port: await freePort(), dataDir, databaseUrl, sealingKeys }), FACE_ENGINE: "human", FACE_TIMEOUT_MS: "20000", RETENTION_SWEEP_INTERVAL_SECONDS: "off" };
+    const base = { ...serviceEnv({ port: await freePort(), dataDir, databaseUrl, sealingKeys }), FACE_ENGINE: "onnx", FACE_TIMEOUT_MS: "20000", RETENTION_SWEEP_INTERVAL_SECONDS: "off" };
     // Test hooks (NODE_ENV=test only): batches of 2, and a line then a 1.5 s pause after each committed batch (the kill lands in it).
     const hooked = { ...base, NODE_ENV: "test", TEST_ERASURE_BATCH_SIZE: "2", TEST_ERASURE_PAUSE_MS: "1500" };
 

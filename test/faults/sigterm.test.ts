@@ -136,7 +136,7 @@ describe("SIGTERM with the face engine busy (pglite)", () => {
     const dataDir = await tempDir("sigterm-face");
     // Two workers and a 100 ms budget: most verdicts are answered as timeout stubs while their photos are still
     // in the workers, which is when the engine is closed.
-    const env = { ...serviceEnv({ port: await freePort(), dataDir, sealingKeys: newSealingKeys() }), FACE_ENGINE: "human", FACE_WORKERS: "2", FACE_TIMEOUT_MS: "100" };
+    const env = { ...serviceEnv({ port: await freePort(), dataDir, sealingKeys: newSealingKeys() }), FACE_ENGINE: "onnx", FACE_WORKERS: "2", FACE_TIMEOUT_MS: "100" };
     const server = await startServer(env, 60_000);
     await server.waitForLog((l) => l.msg === "face engine ready", 60_000);
     const tenant = await createTenant(env);

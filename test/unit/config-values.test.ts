@@ -30,7 +30,7 @@ describe("loadConfig values", () => {
       trustProxy: false,
       corsOrigins: undefined,
       metrics: undefined,
-      face: { engine: "human", timeoutMs: 3000, workers: 1 },
+      face: { engine: "onnx", timeoutMs: 3000, workers: 1 },
       retentionSweepIntervalSeconds: 3600,
       testHooks: {},
       warnings: [],
