@@ -1,12 +1,23 @@
-// Human (the face detector and mesh of the template pipeline, pipeline.ts) as every part of the service and
-// its benches load it: the wasm build, the packaged models read from disk and nothing fetched from anywhere.
+// Human (@vladmandic/human, tfjs on wasm), for bench:face-match only: its FaceRes descriptor made the first
+// templates, and its detector and mesh fed fr_feature before the pipeline ran on onnxruntime alone
+// (pipeline.ts). The bench scores both against the shipped pipeline. A development dependency: the service
+// never loads this file. The wasm build, the packaged models read from disk, nothing fetched from anywhere.
 import { readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
+import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Config, Human as HumanType } from "@vladmandic/human";
-import { HUMAN_MODEL_DIR, HUMAN_WASM_BUILD, TFJS_WASM_DIR } from "./pipeline.js";
+import { packageDir, packageVersion } from "./pipeline.js";
 
 const require = createRequire(import.meta.url);
+
+export const HUMAN_DIR = packageDir("@vladmandic/human");
+export const HUMAN_VERSION = packageVersion(HUMAN_DIR);
+/** The folder Human's models are read from (and the only one its fetch may read). */
+export const HUMAN_MODEL_DIR = path.join(HUMAN_DIR, "models") + path.sep;
+/** Human's wasm build: the package's main entry is the tfjs-node build, which needs a native download. */
+export const HUMAN_WASM_BUILD = path.join(HUMAN_DIR, "dist", "human.node-wasm.js");
+export const TFJS_WASM_DIR = path.dirname(require.resolve("@tensorflow/tfjs-backend-wasm")) + path.sep;
 
 /**
  * Human loads its models with fetch(); Node's fetch cannot read file:// URLs. Human only ever needs the
@@ -31,7 +42,7 @@ export function serveOnlyHumanModels(): () => void {
 /**
  * A Human that finds every face of a photo with its 468-point mesh, nothing cached between calls (Human
  * caches boxes between video frames, never wanted between photos). `descriptor`: also Human's own FaceRes
- * embedding, the templates before this pipeline (bench:face-match compares with it).
+ * embedding.
  */
 export function createHuman({ descriptor = false }: { descriptor?: boolean } = {}): HumanType {
   const { Human } = require(HUMAN_WASM_BUILD) as { Human: new (config: Partial<Config>) => HumanType };

@@ -15,7 +15,7 @@ import path from "node:path";
 const require = createRequire(import.meta.url);
 
 /** A package's folder: walks up from its main entry (not every package exports its package.json). */
-function packageDir(name: string): string {
+export function packageDir(name: string): string {
   for (let dir = path.dirname(require.resolve(name)); dir !== path.dirname(dir); dir = path.dirname(dir)) {
     try {
       const pkg = JSON.parse(readFileSync(path.join(dir, "package.json"), "utf8")) as { name?: string };
@@ -27,16 +27,7 @@ function packageDir(name: string): string {
   throw new Error(`${name} is not installed`);
 }
 
-const packageVersion = (dir: string) => (JSON.parse(readFileSync(path.join(dir, "package.json"), "utf8")) as { version: string }).version;
-
-/** @vladmandic/human: only bench:face-match loads it now, to score the FaceRes templates of the past. */
-export const HUMAN_DIR = packageDir("@vladmandic/human");
-export const HUMAN_VERSION = packageVersion(HUMAN_DIR);
-/** The folder Human's models are read from (and the only one its fetch may read). */
-export const HUMAN_MODEL_DIR = path.join(HUMAN_DIR, "models") + path.sep;
-/** Human's wasm build: the package's main entry is the tfjs-node build, which needs a native download. */
-export const HUMAN_WASM_BUILD = path.join(HUMAN_DIR, "dist", "human.node-wasm.js");
-export const TFJS_WASM_DIR = path.dirname(require.resolve("@tensorflow/tfjs-backend-wasm")) + path.sep;
+export const packageVersion = (dir: string) => (JSON.parse(readFileSync(path.join(dir, "package.json"), "utf8")) as { version: string }).version;
 
 export const sha256Hex = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
 
