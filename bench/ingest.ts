@@ -20,7 +20,7 @@
 // The service runs with MALLOC_ARENA_MAX=2 (as `npm start` and the image do) unless the environment sets it.
 // Env: BENCH_SERVICE (built|source, see bench/service.ts), BENCH_DATABASE_URL (default
 // postgresql://postgres@127.0.0.1:5432/postgres), BENCH_SECONDS (15), BENCH_CONNECTIONS (8), BENCH_CUSTOMERS
-// (200), FACE_ENGINE (human|off), FACE_WORKERS, FACE_TIMEOUT_MS.
+// (200), FACE_ENGINE (onnx|off), FACE_WORKERS, FACE_TIMEOUT_MS.
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import autocannon from "autocannon";
 import { loadConfig } from "../src/config.js";
