@@ -10,11 +10,16 @@ function skipWs(s: string, i: number): number {
   return i;
 }
 
-/** Index just past the string literal that starts at i (s[i] === '"'). */
+/**
+ * Index just past the string literal that starts at i (s[i] === '"'). Jumps from quote to quote with indexOf
+ * (a photo's base64 is a 7 MB string: a character loop over it costs milliseconds per request); a quote ends
+ * the string unless an odd number of backslashes precedes it.
+ */
 function skipString(s: string, i: number): number {
-  for (i++; i < s.length; i++) {
-    if (s[i] === "\\") i++;
-    else if (s[i] === '"') return i + 1;
+  for (let q = s.indexOf('"', i + 1); q !== -1; q = s.indexOf('"', q + 1)) {
+    let backslashes = 0;
+    while (s.charCodeAt(q - 1 - backslashes) === 0x5c) backslashes++;
+    if (backslashes % 2 === 0) return q + 1;
   }
   throw new Error("unterminated string");
 }
