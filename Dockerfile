@@ -34,8 +34,8 @@ RUN npm run build \
 
 FROM ${NODE_IMAGE} AS runtime
 # MALLOC_ARENA_MAX=2: glibc otherwise gives every thread that allocates (sharp's libvips threads, each face
-# worker, onnxruntime) its own arena, whose freed memory stays in the process (README "Face templates":
-# ~100 MB less RSS with one face worker, measured with bench:ingest).
+# worker, onnxruntime) its own arena, whose freed memory stays in the process (README "Face templates";
+# ~100 MB less RSS with one face worker, measured with bench:ingest on the earlier Human pipeline).
 ENV NODE_ENV=production \
     MALLOC_ARENA_MAX=2 \
     HOST=0.0.0.0 \
