@@ -1,9 +1,9 @@
 // The recognition model's own package's face detector and landmarker, on onnxruntime-node (native, no tfjs):
-// `fr_detect.onnx` (an UltraFace RFB-320 detector: 320×240 RGB in, 4420 scored boxes out, corner form,
-// normalised) and `fr_landmark.onnx` (68 iBUG points of a 64×64 grey crop of the detector's box, normalised
-// to that box). The package pairs them with `fr_feature.onnx`; the five alignment points are the package's
-// own reduction of the 68 (eye centres from the four lid points, nose tip, mouth corners from the outer and
-// inner lip corners).
+// `fr_detect.onnx` (by its inputs and outputs an UltraFace RFB-320 detector: 320×240 RGB in, 4420 scored
+// boxes out, corner form, normalised) and `fr_landmark.onnx` (68 iBUG points of a 64×64 grey crop of the
+// detector's box, normalised to that box). The package pairs them with `fr_feature.onnx`; the five alignment
+// points are the package's own reduction of the 68 (eye centres from the four lid points, nose tip, mouth
+// corners from the outer and inner lip corners).
 import * as ort from "onnxruntime-node";
 import type { Point2, RgbImage } from "./align.js";
 
