@@ -75,7 +75,10 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     connectionTimeout: 60_000,
     requestTimeout: 30_000,
     keepAliveTimeout: 5_000,
-    return503OnClosing: true,
+    // Shutting down, a request already on an open connection (its headers still arriving at SIGTERM) is served
+    // like the others in flight, with `Connection: close`: the database stays open until they are all done, and
+    // Fastify's own 503 would be outside the platform's error shape. New connections are refused meanwhile.
+    return503OnClosing: false,
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     // URLs the router refuses (bad percent-escapes, over-long parameters) get the platform's error shape too.
     frameworkErrors: frameworkErrorHandler,
