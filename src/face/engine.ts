@@ -27,7 +27,21 @@ export type TemplatePriority = (typeof TEMPLATE_PRIORITIES)[number];
 export interface TemplateOptions {
   /** Default `enrolment`. */
   priority?: TemplatePriority;
+  /**
+   * Decode the photo under the photo rules (photo/inspect.ts STRICT_DECODE): truncated or corrupt data is then
+   * refused with the photo's 400 (photoIsCorrupt) instead of analysed. Only for a photo the engine analyses at
+   * full size (no side over ANALYSIS_MAX_SIDE): its decode is then the very decode the rules ask for, so the
+   * caller need not decode it a second time (face/prepare.ts).
+   */
+  checkDecode?: boolean;
 }
+
+/**
+ * Photos larger than this on their longer side are reduced to it as they are decoded (JPEG shrink-on-load), so
+ * every step of the analysis touches few pixels; a usual portrait or registry photo is used as decoded. A
+ * reduced decode may skip the last of the image data, so it cannot stand for the photo rules' full decode.
+ */
+export const ANALYSIS_MAX_SIDE = 1024;
 
 export interface FaceTemplater {
   /** Model id and version every template of this engine carries (e.g. `fr_detect-6c0256ccd316+fr_landmark68-f10b0ba1d2a8+align5/fr_feature-87aacdfe5751`); null when off. */

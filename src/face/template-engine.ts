@@ -7,7 +7,8 @@ import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { Piscina } from "piscina";
 import sharp from "sharp";
-import { encodeTemplate, type DetectResult, type FallbackCause, type FaceTemplater, type TemplatePriority, type TemplateResult } from "./engine.js";
+import { photoIsCorrupt } from "../photo/inspect.js";
+import { encodeTemplate, type DetectResult, type FallbackCause, type FaceTemplater, type TemplateOptions, type TemplateResult } from "./engine.js";
 import { FACE_TEMPLATE_MODEL_ID, PIPELINE_MODELS, type PipelineModelName } from "./pipeline.js";
 import { PriorityQueue } from "./priority-queue.js";
 
@@ -16,8 +17,12 @@ export interface FaceWorkerTask {
   photo: Uint8Array;
   /** `detect`: faces only. `template`: also the dominant face's embedding (or why there is none). */
   kind: "detect" | "template";
+  /** Decode under the photo rules (TemplateOptions.checkDecode); a failure is answered as `corrupt`. */
+  checkDecode?: boolean;
 }
 export interface FaceWorkerResult {
+  /** Only with checkDecode: the photo's data did not decode whole and clean (nothing else is set). */
+  corrupt?: true;
   width: number;
   height: number;
   faces: { box: [number, number, number, number]; score: number }[];
@@ -129,7 +134,7 @@ export function startFaceTemplateEngine(opts: FaceTemplateEngineOptions): FaceTe
    * budget runs out while waiting is simply dropped; one already running is left to finish (aborting it
    * would kill the thread and cost a model reload) and its result discarded.
    */
-  const analyse = (photo: Buffer, kind: FaceWorkerTask["kind"], priority: TemplatePriority = "enrolment"): Promise<Outcome> =>
+  const analyse = (photo: Buffer, kind: FaceWorkerTask["kind"], { priority = "enrolment", checkDecode = false }: TemplateOptions): Promise<Outcome> =>
     new Promise<Outcome>((resolve) => {
       if (closed || broken) return resolve({ kind: "error", err: new Error(closed ? "face engine closed" : "face engine failed to load") });
       let settled = false;
@@ -143,7 +148,7 @@ export function startFaceTemplateEngine(opts: FaceTemplateEngineOptions): FaceTe
         running++;
         pool
           // A worker stuck far beyond any budget (a hung decode) is terminated; piscina starts a fresh one.
-          .run({ photo: new Uint8Array(photo.buffer, photo.byteOffset, photo.byteLength), kind }, { signal: AbortSignal.timeout(hungAfterMs) })
+          .run({ photo: new Uint8Array(photo.buffer, photo.byteOffset, photo.byteLength), kind, checkDecode }, { signal: AbortSignal.timeout(hungAfterMs) })
           .then(
             (result) => settle({ kind: "done", result }),
             (err: unknown) => {
@@ -189,14 +194,16 @@ export function startFaceTemplateEngine(opts: FaceTemplateEngineOptions): FaceTe
     model: FACE_TEMPLATE_MODEL_ID,
     capacity,
     ready,
-    async detect(photo, { priority } = {}): Promise<DetectResult> {
-      const o = await analyse(photo, "detect", priority);
+    async detect(photo, opts = {}): Promise<DetectResult> {
+      const o = await analyse(photo, "detect", opts);
       if (o.kind !== "done") return { ok: false, cause: o.kind === "timeout" ? "timeout" : "engine_error" };
+      if (o.result.corrupt) throw photoIsCorrupt();
       return { ok: true, faces: o.result.faces };
     },
-    async template(photo, { priority } = {}): Promise<TemplateResult> {
-      const o = await analyse(photo, "template", priority);
+    async template(photo, opts = {}): Promise<TemplateResult> {
+      const o = await analyse(photo, "template", opts);
       if (o.kind !== "done") return { ok: false, cause: o.kind === "timeout" ? "timeout" : "engine_error" };
+      if (o.result.corrupt) throw photoIsCorrupt();
       const t = o.result.template;
       if (!t) return { ok: false, cause: "engine_error" };
       if (!t.ok) return { ok: false, cause: t.cause };

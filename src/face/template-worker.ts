@@ -8,7 +8,8 @@ import { workerData } from "node:worker_threads";
 import sharp from "sharp";
 import * as ort from "onnxruntime-node";
 import { alignFace, ALIGNED_SIZE, toModelInput, type RgbImage } from "./align.js";
-import { dominantFace } from "./engine.js";
+import { STRICT_DECODE } from "../photo/inspect.js";
+import { ANALYSIS_MAX_SIDE, dominantFace } from "./engine.js";
 import { DETECTOR_INPUT, detectFacesOnnx, fivePointsFrom68, LANDMARK_INPUT, landmarks68 } from "./onnx-landmarks.js";
 import { PIPELINE_MODELS, sha256Hex, TEMPLATE_LENGTH, type PipelineModelName } from "./pipeline.js";
 import type { FaceWorkerData, FaceWorkerResult, FaceWorkerTask } from "./template-engine.js";
@@ -18,13 +19,6 @@ sharp.concurrency(1); // one core per worker thread: libvips must not fan out ov
 
 const data = (workerData ?? {}) as FaceWorkerData;
 
-/**
- * The longer side photos larger than this are reduced to first. The detector sees a 320×240 version of the
- * whole image, the landmarker a 64×64 crop, the recognition model 112×112, each made from these pixels; the
- * bound keeps what every step touches small (photos may be 4096 px a side), while a usual portrait or
- * registry photo is used as decoded, without a resize pass of its own.
- */
-export const MAX_SIDE = 1024;
 
 /** One session per model and thread, one intra-op thread each (the engine sizes by threads). */
 async function loadModel(name: PipelineModelName, input: number[]): Promise<ort.InferenceSession> {
@@ -70,11 +64,16 @@ async function embed(session: ort.InferenceSession, input: Float32Array): Promis
   return embedding;
 }
 
-/** The photo as RGB pixels, upright (EXIF orientation applied), at most MAX_SIDE on its longer side. */
-async function decode(photo: Buffer): Promise<RgbImage> {
-  const { data: pixels, info } = await sharp(photo, { failOn: "none" })
+/**
+ * The photo as RGB pixels, upright (EXIF orientation applied), at most ANALYSIS_MAX_SIDE on its longer side
+ * (the detector sees a 320×240 version of the whole image, the landmarker a 64×64 crop, the recognition model
+ * 112×112, each made from these pixels). `strict`: under the photo rules' decode options, so a decoder warning
+ * is an error. Otherwise (a stored photo being re-templated) whatever decodes is used.
+ */
+async function decode(photo: Buffer, strict: boolean): Promise<RgbImage> {
+  const { data: pixels, info } = await sharp(photo, strict ? STRICT_DECODE : { failOn: "none" })
     .rotate()
-    .resize({ width: MAX_SIDE, height: MAX_SIDE, fit: "inside", withoutEnlargement: true })
+    .resize({ width: ANALYSIS_MAX_SIDE, height: ANALYSIS_MAX_SIDE, fit: "inside", withoutEnlargement: true })
     .removeAlpha()
     .toColourspace("srgb")
     .raw()
@@ -94,7 +93,13 @@ async function analyse(task: FaceWorkerTask): Promise<FaceWorkerResult> {
   if (data.crashMarker && photo.includes(data.crashMarker)) process.exit(70);
 
   const [detector, landmarker, recogniser] = await sessions;
-  const img = await decode(photo);
+  let img: RgbImage;
+  try {
+    img = await decode(photo, task.checkDecode === true);
+  } catch (err) {
+    if (task.checkDecode) return { width: 0, height: 0, faces: [], corrupt: true };
+    throw err;
+  }
   const faces = await detectFacesOnnx(detector, img);
   const result: FaceWorkerResult = { width: img.width, height: img.height, faces };
   if (task.kind === "detect") return result;

@@ -23,7 +23,8 @@ export interface InspectedPhoto {
   height: number;
 }
 
-const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+/** A character outside the standard alphabet (padding aside, checked on its own). */
+const NOT_BASE64 = /[^A-Za-z0-9+/=]/;
 const JPEG_MAGIC = Buffer.from([0xff, 0xd8, 0xff]);
 const PNG_MAGIC = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
@@ -35,14 +36,19 @@ export function decodePhotoBase64(b64: string): Buffer {
   if (b64.length > Math.ceil(PHOTO_LIMITS.maxBytes / 3) * 4) {
     throw new PayloadTooLargeError(`photo exceeds ${PHOTO_LIMITS.maxBytes} bytes`);
   }
-  if (b64.length === 0 || b64.length % 4 !== 0 || !BASE64.test(b64)) {
+  // Padding only at the very end, at most two characters of it. (One pass of a negated class and a search for
+  // "=": a verdict's photo is ~130 000 characters, and an anchored pattern over all of them cost 0.8 ms a request.)
+  const padding = b64.indexOf("=");
+  const padded = padding === -1 ? 0 : b64.length - padding;
+  if (b64.length === 0 || b64.length % 4 !== 0 || padded > 2 || NOT_BASE64.test(b64) || (padded === 2 && b64.at(-1) !== "=")) {
     throw reject("must be standard, padded base64 with no whitespace");
   }
   const bytes = Buffer.from(b64, "base64");
-  // Non-canonical encodings (stray bits in the last character) decode to the same bytes; refuse them so one
-  // photo has exactly one accepted encoding.
-  if (bytes.toString("base64") !== b64) throw reject("is not canonical base64");
   if (bytes.length > PHOTO_LIMITS.maxBytes) throw new PayloadTooLargeError(`photo exceeds ${PHOTO_LIMITS.maxBytes} bytes`);
+  // Non-canonical encodings (stray bits in the last character before the padding) decode to the same bytes;
+  // refuse them so one photo has exactly one accepted encoding. Only the last quantum can hold such bits.
+  const last = bytes.length - (3 - padded);
+  if (last < 0 || bytes.subarray(last).toString("base64") !== b64.slice(-4)) throw reject("is not canonical base64");
   return bytes;
 }
 
@@ -81,18 +87,28 @@ function checkEnd(bytes: Buffer, end: number, what: string): void {
 }
 
 /**
- * Signature is JPEG or PNG; the structure is one well-formed image with nothing after its end; the decoder
- * agrees on the format and sees one page; dimensions within bounds (checked from the header, so a bomb costs
- * nothing); then the whole image is decoded, so corrupt data is refused.
+ * How a photo is decoded wherever its pixels are read under the photo rules: a decompression bomb refused
+ * from its header, and any decoder warning (truncated or corrupt data) an error. The face engine's workers
+ * decode with these too when they check a photo for the caller (face/prepare.ts).
  */
-export async function inspectPhoto(bytes: Buffer): Promise<InspectedPhoto> {
+export const STRICT_DECODE = { limitInputPixels: PHOTO_LIMITS.maxPixels, failOn: "warning" } as const;
+
+/** The refusal of a photo whose image data does not decode whole and clean. */
+export const photoIsCorrupt = () => reject("is truncated or corrupt");
+
+/**
+ * Every rule but the decode of the pixels: signature is JPEG or PNG; the structure is one well-formed image
+ * with nothing after its end; the decoder agrees on the format and sees one page; dimensions within bounds
+ * (from the header, so a bomb costs nothing). A photo that passes is accepted once its pixels decode too
+ * (checkPhotoDecodes, or the face engine's strict decode).
+ */
+export async function inspectPhotoHeader(bytes: Buffer): Promise<InspectedPhoto> {
   const mediaType = signatureOf(bytes);
   if (!mediaType) throw reject("must be a JPEG or PNG image");
   checkStructure(bytes, mediaType);
-  const options = { limitInputPixels: PHOTO_LIMITS.maxPixels, failOn: "warning" as const };
   let meta: Metadata;
   try {
-    meta = await sharp(bytes, options).metadata();
+    meta = await sharp(bytes, STRICT_DECODE).metadata();
   } catch {
     throw reject("could not be read as an image");
   }
@@ -105,10 +121,21 @@ export async function inspectPhoto(bytes: Buffer): Promise<InspectedPhoto> {
   if (width < minSide || height < minSide || width > maxSide || height > maxSide) {
     throw reject(`each side must be between ${minSide} and ${maxSide} pixels (got ${width}x${height})`);
   }
-  try {
-    await sharp(bytes, options).raw().toBuffer();
-  } catch {
-    throw reject("is truncated or corrupt");
-  }
   return { bytes, mediaType, width, height };
+}
+
+/** The last photo rule: the whole image decodes, so truncated or corrupt data is refused. */
+export async function checkPhotoDecodes(bytes: Buffer): Promise<void> {
+  try {
+    await sharp(bytes, STRICT_DECODE).raw().toBuffer();
+  } catch {
+    throw photoIsCorrupt();
+  }
+}
+
+/** Every photo rule, the full decode included. */
+export async function inspectPhoto(bytes: Buffer): Promise<InspectedPhoto> {
+  const photo = await inspectPhotoHeader(bytes);
+  await checkPhotoDecodes(bytes);
+  return photo;
 }

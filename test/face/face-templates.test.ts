@@ -5,6 +5,7 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
+import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runAdminCommand } from "../../src/cli/commands.js";
 import { compareTemplates, encodeTemplate, faceEngineOff } from "../../src/face/engine.js";
@@ -166,6 +167,55 @@ describe("the time budget", () => {
       await slow.close();
     }
     expect(await slow.template(alice)).toEqual({ ok: false, cause: "engine_error" });
+  });
+});
+
+describe("the photo rules' full decode, whoever makes it", () => {
+  const EOI = Buffer.from([0xff, 0xd9]);
+  /** A photo whose scan is cut short, an end marker after the cut: only decoding the whole image finds it. */
+  const cutShort = (photo: Buffer, bytes: number) => Buffer.concat([photo.subarray(0, photo.length - bytes), EOI]);
+  const corrupt = { statusCode: 400, body: { error: "photo rejected", details: { fieldErrors: { photo: ["is truncated or corrupt"] } } } };
+  async function refused(t: Tenant, c: TestContext, photo: Buffer) {
+    const before = await c.prisma.verification.count();
+    const res = await t.post(URL, { customerId: await t.customer(), valid: true, photo: b64(photo) });
+    expect({ statusCode: res.statusCode, body: res.json() }).toMatchObject(corrupt);
+    expect(await c.prisma.verification.count()).toBe(before);
+  }
+
+  it("the engine, asked to, decodes under the photo rules: a photo cut short is refused there, with the photo's 400", async () => {
+    const cut = cutShort(alice, 2_000);
+    const refusal = { statusCode: 400, fieldErrors: corrupt.body.details.fieldErrors };
+    await expect(engine.template(cut, { checkDecode: true })).rejects.toMatchObject(refusal);
+    await expect(engine.detect(cut, { checkDecode: true })).rejects.toMatchObject(refusal);
+    // unasked (a stored photo re-templated), it uses whatever decodes
+    await expect(engine.template(cut)).resolves.toHaveProperty("ok");
+    await refused(bank, ctx, cut);
+  });
+
+  it("a photo larger than the engine analyses is decoded whole before it goes to the engine, whose reduced decode would miss the cut", async () => {
+    const big = await sharp({ create: { width: 3000, height: 4000, channels: 3, background: "#808080", noise: { type: "gaussian", mean: 128, sigma: 20 } } }).blur(2).jpeg({ quality: 60 }).toBuffer();
+    const cut = cutShort(big, 200);
+    expect(await engine.template(cut, { checkDecode: true })).toHaveProperty("ok", false); // no face, no refusal: the cut went unseen
+    await refused(bank, ctx, cut);
+  });
+
+  it("with the engine off, or out of time before it decoded the photo, the service decodes it itself", async () => {
+    const cut = cutShort(alice, 2_000);
+    const off = await createTestContext({ face: faceEngineOff });
+    const slow = startFaceTemplateEngine({ workers: 1, timeoutMs: 30 }); // its budget is shorter than its model load
+    const slowCtx = await createTestContext({ face: slow });
+    try {
+      for (const c of [off, slowCtx]) {
+        const t = await c.tenant();
+        await refused(t, c, cut);
+        const sound = await t.post(URL, { customerId: await t.customer(), valid: true, photo: b64(alice) });
+        expect(sound.statusCode).toBe(201);
+        expect(sound.json().enrolment.fallbackStub).toBe(true);
+      }
+    } finally {
+      await Promise.all([off.close(), slowCtx.close()]);
+      await slow.close();
+    }
   });
 });
 

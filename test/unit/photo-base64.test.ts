@@ -1,5 +1,6 @@
 // decodePhotoBase64: strict, canonical, padded standard base64 only; oversize refused before decoding.
 import { randomBytes } from "node:crypto";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { PayloadTooLargeError, ValidationError } from "../../src/errors.js";
 import { PHOTO_LIMITS, decodePhotoBase64 } from "../../src/photo/inspect.js";
@@ -32,6 +33,8 @@ describe("decodePhotoBase64", () => {
       newline: `${good.slice(0, 8)}\n${good.slice(8)}`,
       space: ` ${good}`,
       "padding in the middle": `AA==${good}`,
+      "padding between characters": "AB=C",
+      "padding, then a character": "ABC=D===",
       "too much padding": "A===",
       "not a multiple of 4": good.slice(0, -1),
       // "AB==" decodes to the same byte as "AA==": stray bits in the last character
@@ -53,5 +56,30 @@ describe("decodePhotoBase64", () => {
     const atCap = Buffer.alloc(PHOTO_LIMITS.maxBytes, 7);
     expect(decodePhotoBase64(atCap.toString("base64")).length).toBe(PHOTO_LIMITS.maxBytes);
     expect((refusal(over) as PayloadTooLargeError).statusCode).toBe(413);
+  });
+
+  it("accepts exactly the strings a whole-string check accepts, with the same bytes (property)", () => {
+    // The reference: the whole string against the anchored alphabet, and a round trip for canonical form.
+    const reference = (b64: string) =>
+      b64.length > 0 && b64.length % 4 === 0 && /^[A-Za-z0-9+/]*={0,2}$/.test(b64) && Buffer.from(b64, "base64").toString("base64") === b64
+        ? Buffer.from(b64, "base64")
+        : undefined;
+    const chars = fc.constantFrom(..."AQgw+/=9_-. \né".split(""));
+    fc.assert(
+      fc.property(fc.oneof(fc.string({ unit: chars, maxLength: 16 }), fc.uint8Array({ maxLength: 12 }).map((b) => Buffer.from(b).toString("base64"))), (b64) => {
+        const expected = reference(b64);
+        const got = (() => {
+          try {
+            return decodePhotoBase64(b64);
+          } catch (e) {
+            expect(e).toBeInstanceOf(ValidationError);
+            return undefined;
+          }
+        })();
+        expect(got === undefined, b64).toBe(expected === undefined);
+        if (expected) expect(got!.equals(expected), b64).toBe(true);
+      }),
+      { numRuns: 20_000 },
+    );
   });
 });

@@ -13,7 +13,7 @@ describe("base64 refusals", () => {
   it("say what is wrong with the encoding", async () => {
     const good = (await jpeg()).toString("base64");
     expect(() => decodePhotoBase64(`data:image/jpeg;base64,${good}`)).toThrow(expect.objectContaining(refusal("must be bare base64, without a data: URL prefix")));
-    for (const bad of ["", `${good.slice(0, 8)} ${good.slice(8)}`, good.slice(1), "!!!!"]) {
+    for (const bad of ["", `${good.slice(0, 8)} ${good.slice(8)}`, good.slice(1), "!!!!", "AB=C", "A===", `AA==${good}`]) {
       expect(() => decodePhotoBase64(bad), bad.slice(0, 12)).toThrow(expect.objectContaining(refusal("must be standard, padded base64 with no whitespace")));
     }
     expect(() => decodePhotoBase64("AB==")).toThrow(expect.objectContaining(refusal("is not canonical base64"))); // "AA==" is the canonical form
