@@ -38,7 +38,7 @@ const CUSTOMERS = Number(process.env.BENCH_CUSTOMERS ?? 200);
 
 const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 
-const FACE_ENGINE = process.env.FACE_ENGINE ?? "human";
+const FACE_ENGINE = process.env.FACE_ENGINE ?? "onnx";
 /** The service's face settings: its defaults, or what FACE_WORKERS / FACE_TIMEOUT_MS say. */
 const FACE = loadConfig(Object.fromEntries(Object.entries({ FACE_WORKERS: process.env.FACE_WORKERS, FACE_TIMEOUT_MS: process.env.FACE_TIMEOUT_MS }).filter(([, v]) => v !== undefined))).face;
 const MALLOC_ARENA_MAX = process.env.MALLOC_ARENA_MAX ?? "2";

@@ -46,7 +46,7 @@ export const ANALYSIS_MAX_SIDE = 1024;
 export interface FaceTemplater {
   /** Model id and version every template of this engine carries (e.g. `fr_detect-6c0256ccd316+fr_landmark68-f10b0ba1d2a8+align5/fr_feature-87aacdfe5751`); null when off. */
   readonly model: string | null;
-  /** How many photos the engine works on at once (its worker threads); 0 when off. */
+  /** How many photos the engine works on at once (a few per worker thread); 0 when off. */
   readonly capacity: number;
   /** Every face in the photo. */
   detect(photo: Buffer, opts?: TemplateOptions): Promise<DetectResult>;

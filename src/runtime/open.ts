@@ -6,7 +6,7 @@ import { loadSealer, type Sealer } from "../crypto/seal.js";
 import { openDatabase, pgliteDir, type Database } from "../db/client.js";
 import { faceEngineOff, type FaceTemplater } from "../face/engine.js";
 import { FACE_TEMPLATE_MODEL_ID } from "../face/pipeline.js";
-import { FaceEngineClosedError, startFaceTemplateEngine } from "../face/template-engine.js";
+import { FaceEngineClosedError, PHOTOS_PER_WORKER, startFaceTemplateEngine } from "../face/template-engine.js";
 import { createServices, type Services } from "../services.js";
 
 export interface Runtime {
@@ -38,7 +38,7 @@ function openFaceEngine(config: Config, log: Logger, when: "start" | "on-demand"
       onWorkerError: (err) => log.error({ err }, "face engine worker failed (it is replaced; that photo's enrolment is a stub)"),
     });
     engine.ready.then(
-      ({ loadMs }) => log.info({ model: engine.model, workers: engine.capacity, loadMs }, "face engine ready"),
+      ({ loadMs }) => log.info({ model: engine.model, workers: config.face.workers, loadMs }, "face engine ready"),
       (err: unknown) => {
         if (!(err instanceof FaceEngineClosedError)) {
           log.error({ err }, "face engine could not load its models: every enrolment will be a stub with cause engine_error");
@@ -51,7 +51,7 @@ function openFaceEngine(config: Config, log: Logger, when: "start" | "on-demand"
   let engine: FaceTemplater | undefined;
   return {
     model: FACE_TEMPLATE_MODEL_ID,
-    capacity: config.face.workers,
+    capacity: config.face.workers * PHOTOS_PER_WORKER,
     detect: (photo, o) => (engine ??= start()).detect(photo, o),
     template: (photo, o) => (engine ??= start()).template(photo, o),
     close: async () => engine?.close(),

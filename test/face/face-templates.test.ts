@@ -155,6 +155,29 @@ describe("face templates on the Dukcapil ingest", () => {
   });
 });
 
+describe("who goes first", () => {
+  it("a verdict's enrolment overtakes the face matches and the batch work queued before it; only the photos already in the worker finish first", async () => {
+    const done: string[] = [];
+    const run = (name: string, priority: "enrolment" | "match" | "batch") => engine.template(alice, { priority }).then((t) => {
+      expect(t.ok).toBe(true);
+      done.push(name);
+    });
+    const queued = [
+      ...Array.from({ length: 3 }, (_, i) => run(`batch${i}`, "batch")),
+      ...Array.from({ length: 5 }, (_, i) => run(`match${i}`, "match")),
+    ];
+    queued.push(run("enrolment", "enrolment"));
+    await Promise.all(queued);
+    // The first photos queued went straight into the worker (engine.capacity of them); the others waited in
+    // the queue, which hands the enrolment over first, then the matches, then the batch. A worker holds two
+    // photos at once, so one dispatched beside the enrolment may finish before it. (In queue order the
+    // enrolment would finish ninth, and batch2 third.)
+    expect(engine.capacity).toBe(2);
+    expect(done.indexOf("enrolment"), done.join()).toBeLessThanOrEqual(engine.capacity + 1);
+    expect(done.indexOf("batch2"), done.join()).toBeGreaterThanOrEqual(done.length - 2);
+  });
+});
+
 describe("the time budget", () => {
   it("a photo not done within FACE_TIMEOUT_MS gets cause timeout, and close() ends the engine", async () => {
     // A second engine whose budget is shorter than its model load: the photo waits for a worker and times out.
