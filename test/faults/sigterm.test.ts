@@ -149,6 +149,46 @@ describe("SIGTERM with a request whose client went away", () => {
   });
 });
 
+describe("SIGTERM with a request whose client left before its body was read", () => {
+  it("does not wait for it: Fastify never reads a body that was cut while an onRequest hook ran, so that request never ends", async () => {
+    const cluster = await startPgCluster();
+    const databaseUrl = await cluster.createDatabase();
+    const env = serviceEnv({ port: await freePort(), dataDir: await tempDir("sigterm-cut"), databaseUrl, sealingKeys: newSealingKeys() });
+    const server = await startServer(env);
+    const tenant = await createTenant(env);
+    const customerId = await api(server.port, tenant.key).customer();
+
+    // The key lookup (an onRequest hook) waits for a lock another session holds; the client sends half its
+    // body and leaves meanwhile; then the lookup goes on, and the request waits for a body that never comes.
+    const holder = new pg.Client({ connectionString: databaseUrl });
+    await holder.connect();
+    await holder.query("BEGIN");
+    await holder.query("LOCK TABLE api_keys IN ACCESS EXCLUSIVE MODE");
+    const body = JSON.stringify({ customerId, valid: false, reason: "left early" });
+    const socket = net.connect({ host: "127.0.0.1", port: server.port });
+    await new Promise((resolve) => socket.once("connect", resolve));
+    socket.write(
+      `POST ${INGEST} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${tenant.key}\r\nContent-Type: application/json\r\n` +
+        `Content-Length: ${body.length}\r\n\r\n${body.slice(0, 10)}`,
+    );
+    await new Promise((r) => setTimeout(r, 500));
+    socket.destroy();
+    await new Promise((r) => setTimeout(r, 300));
+    await holder.query("COMMIT");
+    await holder.end();
+    await new Promise((r) => setTimeout(r, 300)); // the lookup is done; the request now waits for its body
+
+    const termAt = Date.now();
+    server.kill("SIGTERM");
+    const exit = await Promise.race([server.exited, new Promise<undefined>((r) => setTimeout(r, EXIT_BOUND_MS))]);
+    expect(exit, "exited within the bound").toBeDefined();
+    expect(exit!.code).toBe(0);
+    expect(server.logs.filter((l) => l.level >= 40).map((l) => l.msg)).toEqual([]);
+    expect(exit!.at - termAt).toBeLessThan(3_000);
+    console.log(`[faults] SIGTERM with a request cut before its body was read: exit 0 after ${exit!.at - termAt} ms`);
+  });
+});
+
 describe("SIGTERM with the face engine busy (pglite)", () => {
   it("lets the photos in its workers finish, then exits 0 (ending a worker inside onnxruntime would abort the process)", async () => {
     const dataDir = await tempDir("sigterm-face");
