@@ -12,10 +12,12 @@
 //    worker threads, never on the loop) and the RSS after warm-up and after the run, of the service process
 //    (measured inside it by bench/server-probe.mjs) and of the in-process run; and the enrolments by fallback
 //    cause (a timeout there means the engine did not keep up within FACE_TIMEOUT_MS).
-// 4. The engine's ceiling: before the service starts, one worker templates the same photos one at a time
-//    (p50 wall time and CPU per template); verdicts that got a template per second over the HTTP run are set
-//    against FACE_WORKERS / template time (issue 10's targets: >= 85 % of it and >= 21.8/s; RSS <= 450 MB).
-//    Shared machines make these provisional: the template time is measured on the same busy cores.
+// 4. The engine's ceiling: before the service starts and again once it has stopped, one worker templates the
+//    same photos one at a time (p50 wall time and CPU per template); verdicts that got a template per second
+//    over the HTTP run are set against FACE_WORKERS / template time, the mean of the two (issue 10's targets:
+//    >= 85 % of it and >= 21.8/s; RSS <= 450 MB). Both are measured because a shared machine's speed drifts
+//    from one minute to the next (seen here: 24 to 31 ms for the same photos); the ratio against each alone
+//    is reported too.
 //
 // The service runs with MALLOC_ARENA_MAX=2 (as `npm start` and the image do) unless the environment sets it.
 // Env: BENCH_SERVICE (built|source, see bench/service.ts), BENCH_DATABASE_URL (default
@@ -71,9 +73,9 @@ async function main() {
     for (let i = 0; i < CUSTOMERS; i++) customers.push((await services.customers.create(org.id, {})).id);
     const photos = await Promise.all(PORTRAIT_PEOPLE.map((who) => portrait(who, { width: 600, height: 750, quality: 97 })));
     const avgKb = photos.reduce((a, p) => a + p.length, 0) / photos.length / 1024;
-    // --- the engine's ceiling: one worker, the same photos, one at a time
-    let templateTime: { p50Ms: number; cpuMs: number } | undefined;
-    if (FACE_ENGINE !== "off") {
+    // --- the engine's ceiling: one worker, the same photos, one at a time; measured before the HTTP run and
+    // again after it (the service stopped), since a shared machine's speed drifts between minutes
+    const timeTemplates = async (): Promise<{ p50Ms: number; cpuMs: number }> => {
       const one = startFaceTemplateEngine({ workers: 1, timeoutMs: 60_000 });
       await one.ready;
       for (const p of photos) await one.template(p);
@@ -87,8 +89,9 @@ async function main() {
       const c = process.cpuUsage(c0);
       await one.close();
       times.sort((a, b) => a - b);
-      templateTime = { p50Ms: +pct(times, 50).toFixed(1), cpuMs: +((c.user + c.system) / 1000 / times.length).toFixed(1) };
-    }
+      return { p50Ms: +pct(times, 50).toFixed(1), cpuMs: +((c.user + c.system) / 1000 / times.length).toFixed(1) };
+    };
+    const templateTimeBefore = FACE_ENGINE !== "off" ? await timeTemplates() : undefined;
 
     const bodies = customers.map((customerId, i) =>
       JSON.stringify({ customerId, valid: true, photo: photos[i % photos.length]!.toString("base64"), raw: { nik: "3171000000000000", i } }),
@@ -117,6 +120,7 @@ async function main() {
     const serverIdle = await server.probe("probe:report");
     await server.stop();
     server = undefined;
+    const templateTimeAfter = FACE_ENGINE !== "off" ? await timeTemplates() : undefined;
 
     // --- in-process, no HTTP: the same service call, same concurrency, its own face engine
     const face =
@@ -164,7 +168,9 @@ async function main() {
     const inProcRps = times.length / inProcSeconds;
 
     const templatedPerSecond = (httpCauses.template ?? 0) / SECONDS;
-    const ceiling = templateTime ? (FACE.workers * 1000) / templateTime.p50Ms : undefined;
+    const templateP50 = templateTimeBefore && templateTimeAfter ? (templateTimeBefore.p50Ms + templateTimeAfter.p50Ms) / 2 : undefined;
+    const ceiling = templateP50 ? (FACE.workers * 1000) / templateP50 : undefined;
+    const ofCeilingAt = (t: { p50Ms: number } | undefined) => (t ? +(templatedPerSecond / ((FACE.workers * 1000) / t.p50Ms)).toFixed(2) : undefined);
     const report = {
       database: "postgresql",
       photoKbAvg: +avgKb.toFixed(1),
@@ -187,12 +193,14 @@ async function main() {
       httpOverhead: { throughputRatio: +(inProcRps / http.requests.average).toFixed(2), p50Ratio: +(http.latency.p50 / pct(times, 50)).toFixed(2) },
       faceEngine: FACE_ENGINE,
       serviceMode: SERVICE_MODE,
-      face: { workers: FACE.workers, timeoutMs: FACE.timeoutMs, mallocArenaMax: MALLOC_ARENA_MAX, templateTimeOneWorker: templateTime },
+      face: { workers: FACE.workers, timeoutMs: FACE.timeoutMs, mallocArenaMax: MALLOC_ARENA_MAX, templateTimeOneWorker: { before: templateTimeBefore, after: templateTimeAfter } },
       throughput: ceiling
         ? {
             templatedVerdictsPerSecond: +templatedPerSecond.toFixed(1),
             ceilingPerSecond: +ceiling.toFixed(1),
             ofCeiling: +(templatedPerSecond / ceiling).toFixed(2),
+            // against the ceiling from the template time before the run alone, and after it alone
+            ofCeilingBeforeAfter: [ofCeilingAt(templateTimeBefore), ofCeilingAt(templateTimeAfter)],
             targets: {
               ofCeiling: { target: TARGETS.ofCeiling, met: templatedPerSecond / ceiling >= TARGETS.ofCeiling },
               perSecond: { target: TARGETS.perSecond, met: templatedPerSecond >= TARGETS.perSecond },
