@@ -109,20 +109,33 @@ describe.each(["postgres", "pglite"] as const)("SIGTERM (%s)", (kind) => {
   });
 });
 
-describe("SIGTERM with a request whose client went away", () => {
-  it("the verdict still running is finished before the database closes: recorded, nothing logged as failed, exit 0", async () => {
-    const cluster = await startPgCluster();
-    const databaseUrl = await cluster.createDatabase();
-    const env = serviceEnv({ port: await freePort(), dataDir: await tempDir("sigterm-gone"), databaseUrl, sealingKeys: newSealingKeys() });
-    const server = await startServer(env);
-    const tenant = await createTenant(env);
-    const customerId = await api(server.port, tenant.key).customer();
-
-    // The verdict waits for its customer's row, which another session holds; its client gives up meanwhile.
+/** A server on a PostgreSQL cluster of its own, a tenant and a customer; and a lock another session holds. */
+async function serverOnItsOwnCluster(prefix: string) {
+  const cluster = await startPgCluster();
+  const databaseUrl = await cluster.createDatabase();
+  const env = serviceEnv({ port: await freePort(), dataDir: await tempDir(prefix), databaseUrl, sealingKeys: newSealingKeys() });
+  const server = await startServer(env);
+  const tenant = await createTenant(env);
+  const customerId = await api(server.port, tenant.key).customer();
+  const holdLock = async (sql: string, params: unknown[] = []) => {
     const holder = new pg.Client({ connectionString: databaseUrl });
     await holder.connect();
     await holder.query("BEGIN");
-    await holder.query("SELECT 1 FROM customers WHERE id = $1 FOR UPDATE", [customerId]);
+    await holder.query(sql, params);
+    return async () => {
+      await holder.query("COMMIT");
+      await holder.end();
+    };
+  };
+  return { env, server, tenant, customerId, holdLock };
+}
+
+describe("SIGTERM with a request whose client went away", () => {
+  it("the verdict still running is finished before the database closes: recorded, nothing logged as failed, exit 0", async () => {
+    const { env, server, tenant, customerId, holdLock } = await serverOnItsOwnCluster("sigterm-gone");
+
+    // The verdict waits for its customer's row, which another session holds; its client gives up meanwhile.
+    const release = await holdLock("SELECT 1 FROM customers WHERE id = $1 FOR UPDATE", [customerId]);
     const gone = api(server.port, tenant.key).post(INGEST, { customerId, valid: false, reason: "client gone" }, {}, 500).then(
       () => "answered",
       (e: Error) => e.message,
@@ -132,8 +145,7 @@ describe("SIGTERM with a request whose client went away", () => {
     server.kill("SIGTERM");
     await server.waitForLog((l) => /^shutting down/.test(l.msg), 5_000);
     await new Promise((r) => setTimeout(r, 1_000)); // the listener is closed; the verdict still waits for the row
-    await holder.query("COMMIT");
-    await holder.end();
+    await release();
 
     const exit = await Promise.race([server.exited, new Promise<undefined>((r) => setTimeout(r, EXIT_BOUND_MS))]);
     expect(exit, "exited within the bound").toBeDefined();
@@ -147,23 +159,13 @@ describe("SIGTERM with a request whose client went away", () => {
     }
     console.log(`[faults] SIGTERM with a client gone: its verdict finished and recorded, exit 0 after ${exit!.at - termAt} ms`);
   });
-});
 
-describe("SIGTERM with a request whose client left before its body was read", () => {
-  it("does not wait for it: Fastify never reads a body that was cut while an onRequest hook ran, so that request never ends", async () => {
-    const cluster = await startPgCluster();
-    const databaseUrl = await cluster.createDatabase();
-    const env = serviceEnv({ port: await freePort(), dataDir: await tempDir("sigterm-cut"), databaseUrl, sealingKeys: newSealingKeys() });
-    const server = await startServer(env);
-    const tenant = await createTenant(env);
-    const customerId = await api(server.port, tenant.key).customer();
+  it("one that left before its body was read is not waited for: Fastify never reads a body cut while an onRequest hook ran, so that request never ends", async () => {
+    const { server, tenant, customerId, holdLock } = await serverOnItsOwnCluster("sigterm-cut");
 
     // The key lookup (an onRequest hook) waits for a lock another session holds; the client sends half its
     // body and leaves meanwhile; then the lookup goes on, and the request waits for a body that never comes.
-    const holder = new pg.Client({ connectionString: databaseUrl });
-    await holder.connect();
-    await holder.query("BEGIN");
-    await holder.query("LOCK TABLE api_keys IN ACCESS EXCLUSIVE MODE");
+    const release = await holdLock("LOCK TABLE api_keys IN ACCESS EXCLUSIVE MODE");
     const body = JSON.stringify({ customerId, valid: false, reason: "left early" });
     const socket = net.connect({ host: "127.0.0.1", port: server.port });
     await new Promise((resolve) => socket.once("connect", resolve));
@@ -174,8 +176,7 @@ describe("SIGTERM with a request whose client left before its body was read", ()
     await new Promise((r) => setTimeout(r, 500));
     socket.destroy();
     await new Promise((r) => setTimeout(r, 300));
-    await holder.query("COMMIT");
-    await holder.end();
+    await release();
     await new Promise((r) => setTimeout(r, 300)); // the lookup is done; the request now waits for its body
 
     const termAt = Date.now();
