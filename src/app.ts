@@ -5,6 +5,7 @@ import { serializerCompiler, validatorCompiler } from "fastify-type-provider-zod
 import { ulid } from "ulid";
 import type { PrismaClient } from "./db/types.js";
 import { trackInFlight, type InFlight } from "./http/in-flight.js";
+import { holdsApiKey } from "./http/url-secrets.js";
 import { openapiPlugin } from "./http/openapi.js";
 import { loggerOptions } from "./logging.js";
 import { createMetrics, type Metrics } from "./metrics.js";
@@ -60,12 +61,14 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const app: FastifyInstance = Fastify({
     logger: { ...loggerOptions(opts.logLevel ?? "info"), ...(opts.logStream ? { stream: opts.logStream } : {}) },
     // A caller's own X-Request-Id is kept when it is sane, so both sides can trace one request. genReqId reads
-    // the header itself: with requestIdHeader set, Fastify would take any incoming value verbatim.
+    // the header itself: with requestIdHeader set, Fastify would take any incoming value verbatim. One that holds
+    // an API key (a client that put the wrong header value there) is replaced: the id is echoed, logged with
+    // every line of the request and stored with its verification.
     requestIdHeader: false,
     logController: new LogController({ requestIdLogLabel: "requestId" }),
     genReqId: (req) => {
       const given = req.headers["x-request-id"];
-      return typeof given === "string" && REQUEST_ID.test(given) ? given : newRequestId();
+      return typeof given === "string" && REQUEST_ID.test(given) && !holdsApiKey(given) ? given : newRequestId();
     },
     // Called only once the server listens, when `app` exists.
     clientErrorHandler: (err, socket) => clientErrorHandler(app.log, err, socket, newRequestId),

@@ -1,4 +1,4 @@
-// API keys in URLs. A URL ends up in proxy logs, browser histories and our own log lines, so a key anywhere in
+// API keys where they must not be. A URL ends up in proxy logs, browser histories and our own log lines, so a key anywhere in
 // it (path or query, percent-encoded or not) is refused (plugins/auth.ts, and the router's refusals in
 // plugins/error-handler.ts) and a path that holds one is never logged (logging.ts).
 
@@ -11,6 +11,9 @@ const MAX_LOGGED_PATH = 512;
 
 /** Undoes the ASCII percent-escapes (all a key is made of), leaving malformed or non-ASCII ones as they are. */
 const decodeAscii = (s: string) => s.replace(/%([0-7][0-9a-f])/gi, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+
+/** True when the text holds what looks like an API key (e.g. a caller's X-Request-Id: we would echo and log it). */
+export const holdsApiKey = (text: string): boolean => KEY_MARKER.test(text);
 
 /** True when the URL (path and query), as sent or after a few rounds of percent-decoding, holds an API key. */
 export function urlHoldsKey(url: string): boolean {

@@ -325,4 +325,28 @@ describe("request ids", () => {
       expect(res.json().requestId).toBe(res.headers["x-request-id"]);
     }
   });
+
+  it("an X-Request-Id that holds an API key is replaced, so the key is never echoed, logged or stored", async () => {
+    const lines: string[] = [];
+    const app: FastifyInstance = await buildApp({ prisma: ctx.prisma, services: ctx.services, logLevel: "trace", logStream: { write: (l) => void lines.push(l) } });
+    try {
+      const customerId = await bank.customer();
+      for (const given of [bank.key, `trace:${bank.key.toUpperCase()}`]) {
+        const res = await app.inject({
+          method: "POST",
+          url: "/api/identity/nik/dukcapil",
+          headers: { ...bank.auth, "content-type": "application/json", "x-request-id": given },
+          payload: { customerId, valid: false, reason: "request id" },
+        });
+        expect(res.statusCode).toBe(201);
+        expect(res.headers["x-request-id"]).toMatch(/^req_[0-9A-Z]{26}$/);
+        const stored = await ctx.prisma.verification.findUniqueOrThrow({ where: { id: res.json().verification.id } });
+        expect(stored.requestId).toBe(res.headers["x-request-id"]);
+      }
+      expect(lines.length).toBeGreaterThan(0);
+      expect(lines.join("").toLowerCase()).not.toContain(bank.key.slice("qe_sk_sandbox_".length).toLowerCase());
+    } finally {
+      await app.close();
+    }
+  });
 });
