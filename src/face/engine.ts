@@ -28,10 +28,11 @@ export interface TemplateOptions {
   /** Default `enrolment`. */
   priority?: TemplatePriority;
   /**
-   * Decode the photo under the photo rules (photo/inspect.ts STRICT_DECODE): truncated or corrupt data is then
-   * refused with the photo's 400 (photoIsCorrupt) instead of analysed. Only for a photo the engine analyses at
-   * full size (no side over ANALYSIS_MAX_SIDE): its decode is then the very decode the rules ask for, so the
-   * caller need not decode it a second time (face/prepare.ts).
+   * Decode the photo under the photo rules (photo/inspect.ts STRICT_DECODE): a photo that does not decode so
+   * (truncated or corrupt data, most likely) is not analysed, and the answer is `engine_error`. Only for a
+   * photo the engine analyses at full size (no side over ANALYSIS_MAX_SIDE): its decode is then the very decode
+   * the rules ask for, so a caller that gets a template or a finding about the faces need not decode it a
+   * second time (face/prepare.ts).
    */
   checkDecode?: boolean;
 }
@@ -46,7 +47,7 @@ export const ANALYSIS_MAX_SIDE = 1024;
 export interface FaceTemplater {
   /** Model id and version every template of this engine carries (e.g. `fr_detect-6c0256ccd316+fr_landmark68-f10b0ba1d2a8+align5/fr_feature-87aacdfe5751`); null when off. */
   readonly model: string | null;
-  /** How many photos the engine works on at once (a few per worker thread); 0 when off. */
+  /** How many photos the engine works on at once (its worker threads); 0 when off. */
   readonly capacity: number;
   /** Every face in the photo. */
   detect(photo: Buffer, opts?: TemplateOptions): Promise<DetectResult>;

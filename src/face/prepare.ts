@@ -14,7 +14,9 @@ export async function preparePhoto(face: FaceTemplater, base64: string, priority
   const photo = await inspectPhotoHeader(decodePhotoBase64(base64));
   // The last rule, the full decode, is the costliest step of the photo's checks (~4 ms of CPU for a 600×750
   // JPEG). A photo the engine analyses at full size is decoded there once, under the rules; a larger one (the
-  // engine reduces it as it decodes) is decoded here first, as is any photo the engine did not get to decode.
+  // engine reduces it as it decodes, which can miss a cut-short scan) is decoded here first. One the engine
+  // did not decode (off, out of time, failed, or its strict decode failed) is decoded here afterwards, and
+  // refused here if it is corrupt.
   const engineDecodes = Math.max(photo.width, photo.height) <= ANALYSIS_MAX_SIDE;
   if (!engineDecodes) await checkPhotoDecodes(photo.bytes);
   const template = await face.template(photo.bytes, { priority, checkDecode: engineDecodes });

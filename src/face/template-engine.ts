@@ -7,7 +7,6 @@ import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { Piscina } from "piscina";
 import sharp from "sharp";
-import { photoIsCorrupt } from "../photo/inspect.js";
 import { encodeTemplate, type DetectResult, type FallbackCause, type FaceTemplater, type TemplateOptions, type TemplateResult } from "./engine.js";
 import { FACE_TEMPLATE_MODEL_ID, PIPELINE_MODELS, type PipelineModelName } from "./pipeline.js";
 import { PriorityQueue } from "./priority-queue.js";
@@ -17,12 +16,12 @@ export interface FaceWorkerTask {
   photo: Uint8Array;
   /** `detect`: faces only. `template`: also the dominant face's embedding (or why there is none). */
   kind: "detect" | "template";
-  /** Decode under the photo rules (TemplateOptions.checkDecode); a failure is answered as `corrupt`. */
+  /** Decode under the photo rules (TemplateOptions.checkDecode); a failure is answered as `undecoded`. */
   checkDecode?: boolean;
 }
 export interface FaceWorkerResult {
-  /** Only with checkDecode: the photo's data did not decode whole and clean (nothing else is set). */
-  corrupt?: true;
+  /** Only with checkDecode: the strict decode failed, nothing was analysed (nothing else is set). */
+  undecoded?: true;
   width: number;
   height: number;
   faces: { box: [number, number, number, number]; score: number }[];
@@ -64,13 +63,6 @@ const require = createRequire(import.meta.url);
 
 const WORKER_YOUNG_GENERATION_MB = 8;
 
-/**
- * Photos a worker holds at once. Its thread runs the models one photo at a time; a photo's decode runs on
- * sharp's threads, so with a second photo in hand the worker decodes it while the models work on the first
- * (the decode, ~5 ms of a ~24 ms template, no longer leaves the models idle). More would only hold photos
- * the engine could still drop at their budget.
- */
-export const PHOTOS_PER_WORKER = 2;
 
 /** How long close() waits for the photos already in the workers before it ends the threads anyway. */
 const CLOSE_TIMEOUT_MS = 10_000;
@@ -99,15 +91,17 @@ function workerEntry(): { filename: string; execArgv?: string[] } {
 }
 
 export function startFaceTemplateEngine(opts: FaceTemplateEngineOptions): FaceTemplateEngine {
-  const workers = Math.max(1, opts.workers);
-  const capacity = workers * PHOTOS_PER_WORKER;
+  const capacity = Math.max(1, opts.workers);
   const started = performance.now();
   const pool = new Piscina<FaceWorkerTask, FaceWorkerResult>({
     ...workerEntry(),
-    minThreads: workers,
-    maxThreads: workers,
+    minThreads: capacity,
+    maxThreads: capacity,
     idleTimeout: Number.POSITIVE_INFINITY, // a thread holds loaded models: never let it go idle-exit
-    concurrentTasksPerWorker: PHOTOS_PER_WORKER,
+    // One photo per worker: a task with an abort signal (the hung-worker cut-off below) runs alone on its
+    // worker anyway, and a second photo handed over early would wait in piscina's queue, which knows no
+    // priorities and cannot drop a photo at its budget.
+    concurrentTasksPerWorker: 1,
     // Each thread's V8 young generation defaults to tens of MB; the worker's garbage is a photo's pixels and
     // a few small arrays per task. 8 MB cost no measurable CPU and saved ~45 MB per worker (two workers, 60
     // templates each: 483 -> 389 MB RSS).
@@ -184,7 +178,7 @@ export function startFaceTemplateEngine(opts: FaceTemplateEngineOptions): FaceTe
   const ready = sharp({ create: { width: 64, height: 64, channels: 3, background: { r: 128, g: 128, b: 128 } } })
     .png()
     .toBuffer()
-    .then((blank) => Promise.all(Array.from({ length: workers }, () => pool.run({ photo: new Uint8Array(blank), kind: "template" }))))
+    .then((blank) => Promise.all(Array.from({ length: capacity }, () => pool.run({ photo: new Uint8Array(blank), kind: "template" }))))
     .then(
       () => ({ loadMs: Math.round(performance.now() - started) }),
       (err: unknown) => {
@@ -206,13 +200,13 @@ export function startFaceTemplateEngine(opts: FaceTemplateEngineOptions): FaceTe
     async detect(photo, opts = {}): Promise<DetectResult> {
       const o = await analyse(photo, "detect", opts);
       if (o.kind !== "done") return { ok: false, cause: o.kind === "timeout" ? "timeout" : "engine_error" };
-      if (o.result.corrupt) throw photoIsCorrupt();
+      if (o.result.undecoded) return { ok: false, cause: "engine_error" };
       return { ok: true, faces: o.result.faces };
     },
     async template(photo, opts = {}): Promise<TemplateResult> {
       const o = await analyse(photo, "template", opts);
       if (o.kind !== "done") return { ok: false, cause: o.kind === "timeout" ? "timeout" : "engine_error" };
-      if (o.result.corrupt) throw photoIsCorrupt();
+      if (o.result.undecoded) return { ok: false, cause: "engine_error" };
       const t = o.result.template;
       if (!t) return { ok: false, cause: "engine_error" };
       if (!t.ok) return { ok: false, cause: t.cause };

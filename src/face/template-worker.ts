@@ -97,7 +97,9 @@ async function analyse(task: FaceWorkerTask): Promise<FaceWorkerResult> {
   try {
     img = await decode(photo, task.checkDecode === true);
   } catch (err) {
-    if (task.checkDecode) return { width: 0, height: 0, faces: [], corrupt: true };
+    // Corrupt data most likely, but the caller decides (it decodes the photo itself): this decode may also
+    // have failed for want of memory, which is no reason to refuse the photo.
+    if (task.checkDecode) return { width: 0, height: 0, faces: [], undecoded: true };
     throw err;
   }
   const faces = await detectFacesOnnx(detector, img);

@@ -2,6 +2,7 @@
 // client went away (a load balancer's timeout, a retrying client) keeps running its handler after its socket
 // closed, so the server would close the database under it. Shutdown waits for these too.
 import type { FastifyInstance } from "fastify";
+import { AppError } from "../errors.js";
 
 export interface InFlight {
   /** Resolves once no request's work is running, or after `timeoutMs`; returns how many were still running. */
@@ -11,7 +12,7 @@ export interface InFlight {
 export function trackInFlight(app: FastifyInstance): InFlight {
   let running = 0;
   const waiters = new Set<() => void>();
-  app.addHook("onRequest", async (request, reply) => {
+  app.addHook("onRequest", async (_request, reply) => {
     running++;
     let ended = false;
     const end = () => {
@@ -29,18 +30,14 @@ export function trackInFlight(app: FastifyInstance): InFlight {
       end();
       return original(...args);
     }) as typeof res.end;
-    // A client that leaves before its body has been read, while an onRequest hook still ran (the key lookup),
-    // leaves a request Fastify never finishes: the body reader it then attaches to the destroyed stream gets
-    // no 'end' and no 'error', so no reply is ever written. Such a request has no more work to do: its body,
-    // and so its handler, never comes. One whose body was read (preValidation reached) runs to its reply.
-    let bodyRead = false;
-    (request as { [BODY_READ]?: () => void })[BODY_READ] = () => (bodyRead = true);
-    res.once("close", () => {
-      if (!bodyRead) end();
-    });
   });
-  app.addHook("preValidation", async (request) => {
-    (request as { [BODY_READ]?: () => void })[BODY_READ]?.();
+  // A request whose client left while its onRequest hooks ran (the key lookup) goes no further. Fastify would
+  // attach its body reader to the destroyed stream, which never ends nor errors, so the request would never
+  // be answered and never leave this count (shutdown then waited its whole grace for it); a GET would run its
+  // handler for nobody. Refused here, it ends through the error handler, whose reply (to nobody) comes down
+  // the count as every reply does: any database work its hooks were doing is done by then.
+  app.addHook("preParsing", async (request) => {
+    if (request.raw.destroyed) throw new ClientClosedRequestError();
   });
   return {
     drained: (timeoutMs) =>
@@ -57,4 +54,9 @@ export function trackInFlight(app: FastifyInstance): InFlight {
   };
 }
 
-const BODY_READ = Symbol("bodyRead");
+/** A client that went away before its request was read; nobody receives the reply (nginx's 499). */
+class ClientClosedRequestError extends AppError {
+  constructor() {
+    super(499, "client closed the connection before its request was read", "client_closed_request");
+  }
+}

@@ -94,7 +94,7 @@ function checkEnd(bytes: Buffer, end: number, what: string): void {
 export const STRICT_DECODE = { limitInputPixels: PHOTO_LIMITS.maxPixels, failOn: "warning" } as const;
 
 /** The refusal of a photo whose image data does not decode whole and clean. */
-export const photoIsCorrupt = () => reject("is truncated or corrupt");
+const photoIsCorrupt = () => reject("is truncated or corrupt");
 
 /**
  * Every rule but the decode of the pixels: signature is JPEG or PNG; the structure is one well-formed image

@@ -6,7 +6,7 @@ import { loadSealer, type Sealer } from "../crypto/seal.js";
 import { openDatabase, pgliteDir, type Database } from "../db/client.js";
 import { faceEngineOff, type FaceTemplater } from "../face/engine.js";
 import { FACE_TEMPLATE_MODEL_ID } from "../face/pipeline.js";
-import { FaceEngineClosedError, PHOTOS_PER_WORKER, startFaceTemplateEngine } from "../face/template-engine.js";
+import { FaceEngineClosedError, startFaceTemplateEngine } from "../face/template-engine.js";
 import { createServices, type Services } from "../services.js";
 
 export interface Runtime {
@@ -51,7 +51,7 @@ function openFaceEngine(config: Config, log: Logger, when: "start" | "on-demand"
   let engine: FaceTemplater | undefined;
   return {
     model: FACE_TEMPLATE_MODEL_ID,
-    capacity: config.face.workers * PHOTOS_PER_WORKER,
+    capacity: config.face.workers,
     detect: (photo, o) => (engine ??= start()).detect(photo, o),
     template: (photo, o) => (engine ??= start()).template(photo, o),
     close: async () => engine?.close(),
