@@ -63,7 +63,6 @@ const require = createRequire(import.meta.url);
 
 const WORKER_YOUNG_GENERATION_MB = 8;
 
-
 /** How long close() waits for the photos already in the workers before it ends the threads anyway. */
 const CLOSE_TIMEOUT_MS = 10_000;
 

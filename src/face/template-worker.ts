@@ -19,7 +19,6 @@ sharp.concurrency(1); // one core per worker thread: libvips must not fan out ov
 
 const data = (workerData ?? {}) as FaceWorkerData;
 
-
 /** One session per model and thread, one intra-op thread each (the engine sizes by threads). */
 async function loadModel(name: PipelineModelName, input: number[]): Promise<ort.InferenceSession> {
   const { file } = PIPELINE_MODELS[name];
