@@ -26,6 +26,9 @@ const URL = "/api/identity/nik/dukcapil";
  * Memory budget over the whole corpus, after a full GC. The JS heap must come back (no request's data kept);
  * the RSS of this process includes, on PGlite, the in-process database's wasm memory, which grows with the
  * multi-megabyte rows the accepted cases store and is never returned to the OS, hence the wider RSS bound.
+ * The RSS is measured under the allocator setting the service runs with (`npm start`, `npm test` and the image
+ * set MALLOC_ARENA_MAX=2): without it glibc gives each thread that decodes a photo its own arenas, and the
+ * same corpus ends 340-450 MB up instead of ~265.
  */
 const HEAP_BUDGET_MB = 64;
 const RSS_BUDGET_MB = process.env.TEST_DB === "postgres" ? 400 : 1536;
@@ -531,8 +534,12 @@ describe("hostile input to the Dukcapil ingest", () => {
 
   it("property: a member repeated anywhere in a body is a 400 naming it", async () => {
     const name = fc.constantFrom("customerId", "valid", "photo", "raw", "reason", "nik", "x");
+    // A value holding a __proto__ or prototype key is refused for that first (400 invalid_json, its own test
+    // above), so the generated values leave those keys out.
+    const plain = (v: unknown) => !/"(__proto__|prototype)"/.test(JSON.stringify(v));
+    const jsonValue = fc.jsonValue({ maxDepth: 2 }).filter(plain);
     await fc.assert(
-      fc.asyncProperty(fc.dictionary(fc.string({ maxLength: 8 }), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 4 }), name, fc.jsonValue({ maxDepth: 2 }), fc.nat(), fc.boolean(), async (others, repeated, value, at, inRaw) => {
+      fc.asyncProperty(fc.dictionary(fc.string({ maxLength: 8 }), jsonValue, { maxKeys: 4 }), name, jsonValue, fc.nat(), fc.boolean(), async (others, repeated, value, at, inRaw) => {
         const members = Object.entries({ customerId, valid: false, ...others }).map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(v)}`);
         const twice = [`${JSON.stringify(repeated)}:${JSON.stringify(value)}`, `${JSON.stringify(repeated)}:${JSON.stringify(value)}`];
         let body: string;
