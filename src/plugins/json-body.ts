@@ -4,7 +4,7 @@
 import fp from "fastify-plugin";
 import secureJson from "secure-json-parse";
 import { AppError, BadRequestError, ValidationError, listedFieldName } from "../errors.js";
-import { findDuplicateMember, type DuplicateMember } from "../http/json-member.js";
+import { findDuplicateMember, MAX_JSON_DEPTH, nestsDeeperThan, type DuplicateMember } from "../http/json-member.js";
 
 declare module "fastify" {
   interface FastifyRequest {
@@ -64,6 +64,10 @@ export default fp(async (app) => {
     }
     if (text.trim() === "") {
       done(new BadRequestError("request body is empty; expected a JSON object", "invalid_json"), undefined);
+      return;
+    }
+    if (nestsDeeperThan(text, MAX_JSON_DEPTH)) {
+      done(new BadRequestError(`request body nests objects and arrays more than ${MAX_JSON_DEPTH} levels deep`, "invalid_json"), undefined);
       return;
     }
     let parsed: unknown;

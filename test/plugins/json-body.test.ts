@@ -182,3 +182,43 @@ describe("JSON bodies: no member name twice in one object", () => {
     expect(Object.keys(res.json().details.fieldErrors)[0]).toMatch(/^k{100}…$/);
   });
 });
+
+describe("JSON bodies: at most 512 levels of objects and arrays", () => {
+  /** `raw` holding `levels` objects one inside another, so the body nests levels + 1 deep. */
+  const rawNested = (levels: number) => `{"customerId":"${customerId}","valid":false,"raw":${'{"a":'.repeat(levels - 1)}{"z":"[{"}${"}".repeat(levels - 1)}}`;
+
+  it("a body 512 levels deep is accepted and raw stored as sent; 513 is a 400 invalid_json on every endpoint, nothing written", async () => {
+    const accepted = await post(INGEST, rawNested(511));
+    expect(accepted.statusCode).toBe(201);
+    const ver = await ctx.prisma.verification.findUniqueOrThrow({ where: { id: accepted.json().verification.id } });
+    expect(ctx.sealer.open(ver.rawSealed!, { purpose: "verification.raw", rowId: ver.id }).toString("utf8")).toBe(`${'{"a":'.repeat(510)}{"z":"[{"}${"}".repeat(510)}`);
+
+    const before = await rowCounts();
+    const cases: [string, string, string][] = [
+      ["raw one level too deep", INGEST, rawNested(512)],
+      ["arrays in an unknown field", INGEST, `{"customerId":"${customerId}","valid":false,"x":${"[".repeat(512)}${"]".repeat(512)}}`],
+      ["unbalanced, never closed", INGEST, `{"customerId":"${customerId}","valid":false,"raw":${"[".repeat(600)}`],
+      ["a customer's external reference", CUSTOMERS, `{"externalRef":${"[".repeat(513)}${"]".repeat(513)}}`],
+      ["a face match's photo", "/api/identity/face/match", `{"customerId":"${customerId}","photo":${"[".repeat(513)}${"]".repeat(513)}}`],
+    ];
+    for (const [name, url, body] of cases) {
+      const res = await post(url, body, { "idempotency-key": `deep-${name}` });
+      expect(res.statusCode, name).toBe(400);
+      expect(res.json(), name).toMatchObject({ code: "invalid_json", error: "request body nests objects and arrays more than 512 levels deep" });
+    }
+    expect(await rowCounts()).toEqual(before);
+  });
+
+  it("brackets inside strings, escaped quotes included, do not count", async () => {
+    const res = await post(INGEST, `{"customerId":"${customerId}","valid":false,"reason":"\\"[[[{{","raw":{"s":"\\"${"[".repeat(2000)}","k\\\\":"${"{".repeat(2000)}"}}`);
+    expect(res.statusCode, res.body).toBe(201);
+  });
+
+  it("an 8 MiB body nested 4 million deep is refused before it is parsed", async () => {
+    const levels = 4 * 1024 * 1024 - 64;
+    const res = await post(INGEST, `{"customerId":"${customerId}","valid":false,"x":${"[".repeat(levels)}${"]".repeat(levels)}}`.slice(0, 8 * 1024 * 1024 - 1));
+    expect(res.statusCode).toBe(400);
+    expect(res.json().code).toBe("invalid_json");
+    expect(res.json().error).toMatch(/more than 512 levels deep/);
+  });
+});

@@ -1,8 +1,9 @@
 // memberSourceText: the exact source text of one top-level member, so `raw` is stored as the bank sent it.
 // findDuplicateMember: the first member name an object repeats, at any depth, so such a body is refused.
+// nestsDeeperThan: how deep a text nests, counted before it is parsed.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { findDuplicateMember, memberSourceText } from "../../src/http/json-member.js";
+import { findDuplicateMember, memberSourceText, nestsDeeperThan } from "../../src/http/json-member.js";
 
 describe("memberSourceText", () => {
   it("returns the value's bytes exactly, whatever the spacing", () => {
@@ -173,5 +174,33 @@ describe("findDuplicateMember", () => {
     );
     expect(found, "the generator makes bodies with and without duplicates").toBeGreaterThan(50);
     expect(found).toBeLessThan(450);
+  });
+});
+
+describe("nestsDeeperThan", () => {
+  it("counts objects and arrays inside one another, not side by side, not inside strings", () => {
+    expect(nestsDeeperThan("{}", 0)).toBe(true);
+    expect(nestsDeeperThan("{}", 1)).toBe(false);
+    expect(nestsDeeperThan('{"a":[{}],"b":[[]]}', 3)).toBe(false);
+    expect(nestsDeeperThan('{"a":[{}],"b":[[]]}', 2)).toBe(true);
+    expect(nestsDeeperThan(`[${"[],".repeat(10_000)}[]]`, 2)).toBe(false);
+    expect(nestsDeeperThan(`{"s":"[[[[{{{{","t":"\\"[[[[\\\\","u":[]}`, 2)).toBe(false);
+    expect(nestsDeeperThan(`{"s":"\\\\"}`.replace("}", ",[[]]}"), 2)).toBe(true);
+    expect(nestsDeeperThan("1", 0)).toBe(false);
+  });
+
+  it("leaves malformed text to the parser: an unterminated string ends the count", () => {
+    expect(nestsDeeperThan('[[["', 2)).toBe(true);
+    expect(nestsDeeperThan('[["[[[[', 2)).toBe(false);
+  });
+
+  it("agrees with the depth of the parsed value (property)", () => {
+    const depthOf = (v: unknown): number => (typeof v === "object" && v !== null ? 1 + Math.max(0, ...Object.values(v).map(depthOf)) : 0);
+    fc.assert(
+      fc.property(fc.jsonValue({ maxDepth: 6 }), fc.nat(8), (value, max) => {
+        expect(nestsDeeperThan(JSON.stringify(value), max)).toBe(depthOf(value) > max);
+      }),
+      { numRuns: 500 },
+    );
   });
 });

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { MAX_JSON_DEPTH } from "../../http/json-member.js";
 import { CUID_PATTERN } from "../../ids.js";
 import { PHOTO_REQUEST_BODY_BYTES, PhotoBase64 } from "../../photo/photo-field.js";
 
@@ -27,7 +28,7 @@ export const DukcapilVerdictBody = z
     raw: z
       .record(z.string(), z.unknown(), "must be a JSON object")
       .nullish()
-      .describe(`the registry's envelope, stored byte for byte as sent (at most ${INGEST_LIMITS.rawBytes / 1024} KiB, 413 above)`),
+      .describe(`the registry's envelope, stored byte for byte as sent (at most ${INGEST_LIMITS.rawBytes / 1024} KiB, 413 above; like any body, nested at most ${MAX_JSON_DEPTH} levels, 400 above)`),
     reason: z
       .string()
       .refine((s) => charactersUpTo(s, INGEST_LIMITS.reasonChars) <= INGEST_LIMITS.reasonChars, `must be at most ${INGEST_LIMITS.reasonChars} characters`)
