@@ -54,6 +54,9 @@ describe("analyst password hashes", () => {
       `scrypt$15$8$0$${salt}$${key}`,
       `scrypt$15$8$17$${salt}$${key}`,
       `scrypt$15$8$3$${salt}$${key}$extra`,
+      `scrypt$15$8$3$${salt}$====`, // no key at all: scrypt derives an empty one, which any password matches
+      `scrypt$15$8$3$${salt}$A`,
+      `scrypt$15$8$3$${salt}$${Buffer.alloc(15, 2).toString("base64")}`, // under 16 bytes
     ]) {
       expect(await verifyPassword("pw", stored), stored.slice(0, 20)).toEqual({ ok: false, stale: false });
     }

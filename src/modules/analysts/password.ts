@@ -22,6 +22,7 @@ export async function hashPassword(password: string): Promise<string> {
   return `scrypt$${SCRYPT.log2N}$${SCRYPT.r}$${SCRYPT.p}$${salt.toString("base64")}$${key.toString("base64")}`;
 }
 
+const MIN_STORED_KEY_BYTES = 16;
 const STORED = /^scrypt\$(\d{1,2})\$(\d{1,2})\$(\d{1,2})\$([A-Za-z0-9+/=]{1,100})\$([A-Za-z0-9+/=]{1,200})$/;
 
 /** `ok`: the password matches (compared in constant time); `stale`: it was hashed with other parameters. */
@@ -31,8 +32,11 @@ export async function verifyPassword(password: string, stored: string): Promise<
   const params = { log2N: Number(m[1]), r: Number(m[2]), p: Number(m[3]) };
   if (params.log2N < 10 || params.log2N > 20 || params.r < 1 || params.r > 32 || params.p < 1 || params.p > 16) return { ok: false, stale: false };
   const expected = Buffer.from(m[5]!, "base64");
+  // scrypt derives a key of any length asked for, none included: a stored key of a few bytes (a damaged or
+  // planted row) would let almost any password through
+  if (expected.length < MIN_STORED_KEY_BYTES) return { ok: false, stale: false };
   const key = await derive(password, Buffer.from(m[4]!, "base64"), expected.length, params);
-  const ok = key.length === expected.length && timingSafeEqual(key, expected);
+  const ok = timingSafeEqual(key, expected); // derived at the stored key's length
   return { ok, stale: params.log2N !== SCRYPT.log2N || params.r !== SCRYPT.r || params.p !== SCRYPT.p };
 }
 
