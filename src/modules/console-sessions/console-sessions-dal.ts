@@ -28,7 +28,6 @@ export const consoleSessionsDal = {
         orgId: true,
         expiresAt: true,
         lastSeenAt: true,
-        createdAt: true,
         analyst: { select: { id: true, orgId: true, email: true, name: true, disabledAt: true } },
       },
     });
@@ -63,8 +62,5 @@ export const consoleSessionsDal = {
   async lastSignIn(db: DbClient, email: string): Promise<Date | undefined> {
     const row = await db.consoleSignInEvent.findFirst({ where: { email, kind: "sign_in" }, orderBy: { createdAt: "desc" }, select: { createdAt: true } });
     return row?.createdAt;
-  },
-  events(db: DbClient, where: { analystId?: string; email?: string }) {
-    return db.consoleSignInEvent.findMany({ where, orderBy: [{ createdAt: "asc" }, { id: "asc" }] });
   },
 };
