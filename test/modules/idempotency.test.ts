@@ -246,7 +246,7 @@ describe("Idempotency-Key: claims in progress, stale and expired", () => {
     const before = await rowCounts();
     const busy = await bank.post(INGEST, payload, { "idempotency-key": held });
     expect(busy.statusCode).toBe(409);
-    expect(busy.json()).toMatchObject({ code: "idempotency_request_in_progress" });
+    expect(busy.json()).toMatchObject({ code: "idempotency_request_in_progress", error: "a request with this Idempotency-Key is still being processed; retry shortly" });
     expect(busy.headers["retry-after"]).toBe("1");
     expect(await rowCounts()).toEqual(before);
 

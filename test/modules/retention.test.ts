@@ -1,6 +1,7 @@
 // Retention windows and the sweep, on a real database with a controllable clock: exactly what is past each
 // org's window is erased (raw envelopes and face-match selfies, never enrolment photos), nothing younger, no
 // other org's; batched and resumable; one sweep at a time through the database lease; each org's run on record.
+import { hostname } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runAdminCommand, UsageError } from "../../src/cli/commands.js";
@@ -185,7 +186,7 @@ describe("the retention sweep", () => {
     // another replica holds it
     expect(await leaseDal.acquire(ctx.prisma, RETENTION_LEASE, "replica-b", 60_000)).toBe(true);
     await expect(sweeper(later).sweep()).rejects.toThrow(SweepBusyError);
-    await expect(sweeper(later).sweep()).rejects.toThrow(/a retention sweep is already running \(replica-b\)/);
+    await expect(sweeper(later).sweep()).rejects.toMatchObject({ statusCode: 409, code: "sweep_in_progress", message: expect.stringMatching(/a retention sweep is already running \(replica-b\)/) });
     // released while we wait: we run
     const waiting = sweeper(later).sweep({ waitForLeaseMs: 10_000 });
     await sleep(600);
@@ -195,7 +196,8 @@ describe("the retention sweep", () => {
     expect(await leaseDal.acquire(ctx.prisma, RETENTION_LEASE, "replica-dead", 1)).toBe(true);
     await sleep(20);
     expect((await sweeper(later).sweep()).complete).toBe(true);
-    expect((await leaseDal.holderOf(ctx.prisma, RETENTION_LEASE))!.holder).not.toBe("replica-dead");
+    // the holder names this process (host and pid), so a refused sweep can say who is running
+    expect((await leaseDal.holderOf(ctx.prisma, RETENTION_LEASE))!.holder.startsWith(`${hostname()}:${process.pid}:`)).toBe(true);
 
     // two at once: one runs, the other is refused, and every row is erased exactly once
     for (let i = 0; i < 6; i++) await verdict(bank, c);
