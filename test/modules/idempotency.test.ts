@@ -155,7 +155,7 @@ describe("Idempotency-Key: refusals", () => {
       payload: {},
     });
     expect(repeated.statusCode).toBe(400);
-    expect(repeated.json()).toMatchObject({ code: "invalid_idempotency_key" });
+    expect(repeated.json()).toMatchObject({ code: "invalid_idempotency_key", error: "Idempotency-Key must be sent once" });
     // 255 printable characters (spaces included) are fine
     const longest = await bank.post(CUSTOMERS, {}, { "idempotency-key": `${"k".repeat(127)} ${"~".repeat(127)}` });
     expect(longest.statusCode).toBe(201);

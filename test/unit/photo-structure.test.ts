@@ -149,7 +149,7 @@ describe("walkJpeg", () => {
       ["SOI + FF", Buffer.from([0xff, 0xd8, 0xff]), /no end-of-image/],
       ["SOI + EOI", Buffer.from([0xff, 0xd8, 0xff, 0xd9]), /no image data/],
       ["headers but no scan", Buffer.concat([noisy.subarray(0, sos), EOI]), /no image data/],
-      ["a segment running past the end", longSof, /runs past the end/],
+      ["a segment running past the end", longSof, new RegExp(`has a JPEG segment \\(0xFFC0 at offset ${sof}\\) that runs past the end of the file`)],
       ["a segment length below 2", zeroLength, /impossible length/],
       ["a segment header cut short", noisy.subarray(0, sof + 3), /truncated/],
       ["the scan cut off (no EOI)", noisy.subarray(0, sos + 200), /ends inside its image data/],
@@ -158,7 +158,7 @@ describe("walkJpeg", () => {
       ["stray bytes between segments", Buffer.concat([noisy.subarray(0, sof), Buffer.from("xx"), noisy.subarray(sof)]), /not a JPEG marker/],
       ["a second SOI before the EOI", Buffer.concat([noisy.subarray(0, sof), Buffer.from([0xff, 0xd8]), noisy.subarray(sof)]), /second JPEG start-of-image/],
       ["a restart marker outside a scan", Buffer.concat([noisy.subarray(0, sof), Buffer.from([0xff, 0xd0]), noisy.subarray(sof)]), /out of place/],
-      ["a stuffed zero outside a scan", Buffer.concat([noisy.subarray(0, sof), Buffer.from([0xff, 0x00]), noisy.subarray(sof)]), /out of place/],
+      ["a stuffed zero outside a scan", Buffer.concat([noisy.subarray(0, sof), Buffer.from([0xff, 0x00]), noisy.subarray(sof)]), new RegExp(`marker out of place at offset ${sof} \\(0xFF00 outside the image data\\)`)],
     ];
     for (const [name, b, message] of cases) expect(problem(walkJpeg(b)), name).toMatch(message);
   });
