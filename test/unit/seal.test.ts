@@ -113,6 +113,16 @@ describe("parseSealingKeys", () => {
     expect(keys[0]!.key.toString("base64")).toBe(a.split(":")[1]);
     expect(keys.every((k) => k.key.length === 32)).toBe(true);
     expect(generateSealingKeyEntry()).toMatch(/^k\d{8}:[A-Za-z0-9+/]{43}=$/);
+    // empty entries (a trailing comma, a doubled one) are skipped
+    expect(parseSealingKeys(`${a},`).map((k) => k.id)).toEqual(["a1"]);
+    expect(parseSealingKeys(` ${a} , ,${b},`).map((k) => k.id)).toEqual(["a1", "b2"]);
+  });
+
+  it("says what is wrong in words an operator can act on", () => {
+    expect(() => parseSealingKeys("nocolon")).toThrow('each SEALING_KEYS entry must look like "<id>:<base64 key>"');
+    expect(() => parseSealingKeys(`k1:${randomBytes(16).toString("base64")}`)).toThrow('sealing key "k1" must be 32 bytes in standard base64');
+    expect(() => createSealer([])).toThrow("at least one sealing key is required");
+    expect(() => createSealer(parseSealingKeys(" , "))).toThrow("at least one sealing key is required");
   });
 
   it("rejects every malformed entry with a message that does not echo the key", () => {
