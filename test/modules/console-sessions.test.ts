@@ -127,7 +127,9 @@ describe("several sessions at once", () => {
   });
 });
 
-describe("the throttle's window", () => {
+// Each of these signs in ten to thirty times, each attempt a real scrypt check (about 0.1-0.5 s on a busy
+// two-core machine): more than the default per-test timeout allows for when other suites run alongside.
+describe("the throttle's window", { timeout: 180_000 }, () => {
   const fail = (email: string, c: ClientInfo) => ctx.services.consoleSessions.signIn({ email, password: "not-the-password-123", client: c });
 
   it("counts an email's failures only since its last successful sign-in", async () => {
